@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Particle",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "particled", targets: ["particled"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        .target(name: "Support"),
+        .target(name: "Control", dependencies: ["Support", "CSQLite", "COpenSSL"]),
+        .target(name: "VMM", dependencies: ["Support", "Control", "CLibSSH"]),
+        .target(name: "HTTPProxy", dependencies: ["Support", "Control"]),
+        .target(name: "API", dependencies: ["Support", "Control", "HTTPProxy"]),
+        .target(name: "Gateway", dependencies: ["Support", "Control", "CLibSSH"]),
+        .executableTarget(
+            name: "particled",
+            dependencies: ["Support", "Control", "VMM", "HTTPProxy", "API", "Gateway"]),
+
+        .testTarget(name: "SupportTests", dependencies: ["Support"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control"]),
+        .testTarget(name: "VMMTests", dependencies: ["VMM"]),
+        .testTarget(name: "HTTPProxyTests", dependencies: ["HTTPProxy"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Support"]),
+    ]
+)

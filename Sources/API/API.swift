@@ -1,0 +1,1 @@
+// The `API` module; see README.md for what it does.

@@ -1,0 +1,1 @@
+// The `Gateway` module; see README.md for what it does.

@@ -1,0 +1,1 @@
+// The `HTTPProxy` module; see README.md for what it does.

@@ -1,0 +1,1 @@
+// The `VMM` module; see README.md for what it does.
