@@ -17,9 +17,10 @@ let package = Package(
         .systemLibrary(
             name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
+        .target(name: "CLinux"),
         .target(name: "Support"),
         .target(name: "Control", dependencies: ["Support", "CSQLite", "COpenSSL"]),
-        .target(name: "VMM", dependencies: ["Support", "Control", "CLibSSH"]),
+        .target(name: "VMM", dependencies: ["Support", "Control", "CLibSSH", "CLinux"]),
         .target(name: "HTTPProxy", dependencies: ["Support", "Control"]),
         .target(name: "API", dependencies: ["Support", "Control", "HTTPProxy"]),
         .target(name: "Gateway", dependencies: ["Support", "Control", "CLibSSH"]),

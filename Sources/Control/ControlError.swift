@@ -1,0 +1,61 @@
+/// The one error type of every Particle operation.
+///
+/// Each face of an operation maps the code to its own form: an HTTP status and a JSON body for
+/// the REST API, a line on stderr and an exit status for the SSH commands. `message` is safe to
+/// show the user: it names the value that failed and what to do about it.
+public struct ControlError: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Code: String, Sendable, CaseIterable {
+        case invalidArgument = "invalid_argument"
+        case notFound = "not_found"
+        case conflict
+        case invalidState = "invalid_state"
+        case paymentRequired = "payment_required"
+        case unauthorized
+        case forbidden
+        case rateLimited = "rate_limited"
+        case unavailable
+        case `internal`
+    }
+
+    public var code: Code
+    public var message: String
+    /// What caused an internal error, for logs; never shown to users.
+    public var cause: String?
+
+    public init(_ code: Code, _ message: String, cause: String? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String { message }
+
+    public static func invalidArgument(_ message: String) -> ControlError {
+        ControlError(.invalidArgument, message)
+    }
+
+    public static func notFound(_ message: String) -> ControlError {
+        ControlError(.notFound, message)
+    }
+
+    public static func conflict(_ message: String) -> ControlError {
+        ControlError(.conflict, message)
+    }
+
+    public static func invalidState(_ message: String) -> ControlError {
+        ControlError(.invalidState, message)
+    }
+
+    public static func unavailable(_ message: String) -> ControlError {
+        ControlError(.unavailable, message)
+    }
+
+    /// An unexpected failure; `message` says what operation failed, `cause` keeps the detail.
+    public static func `internal`(_ message: String, cause: any Error) -> ControlError {
+        ControlError(.internal, message, cause: String(describing: cause))
+    }
+
+    static func particleNotFound(_ name: String) -> ControlError {
+        .notFound("particle '\(name)' not found; run `ls` to see your particles")
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+
+/// What the VMM needs to know to make and run one particle's guest.
+public struct MachineSpec: Sendable, Equatable {
+    public var particleID: String
+    public var hostname: String
+    public var image: String
+    public var vcpus: Int
+    public var memoryBytes: UInt64
+    public var diskBytes: UInt64
+    /// The guest's IPv4 address inside Particle's network namespace.
+    public var address: String
+    public var tapName: String
+    /// `authorized_keys` lines for root in the guest: the account's keys.
+    public var authorizedKeys: [String]
+
+    public init(particle: Particle, authorizedKeys: [String]) {
+        particleID = particle.id
+        hostname = particle.name
+        image = particle.image
+        vcpus = particle.size.vcpus
+        memoryBytes = particle.size.memoryBytes
+        diskBytes = particle.size.diskBytes
+        address = particle.address
+        tapName = particle.tapName
+        self.authorizedKeys = authorizedKeys
+    }
+}
+
+/// A guest image that particles can be made from.
+public struct ImageInfo: Sendable, Equatable {
+    public var id: String
+    public var displayName: String
+    public var isDefault: Bool
+    /// Whether the image is built and usable here; `reason` says why not.
+    public var available: Bool
+    public var reason: String?
+
+    public init(id: String, displayName: String, isDefault: Bool, available: Bool, reason: String?) {
+        self.id = id
+        self.displayName = displayName
+        self.isDefault = isDefault
+        self.available = available
+        self.reason = reason
+    }
+}
+
+/// Live numbers about a running guest, read from QEMU.
+public struct MachineStats: Sendable, Equatable {
+    public var vcpus: Int
+    public var memoryTotalBytes: UInt64
+    public var diskTotalBytes: UInt64
+    public var uptimeSeconds: Int
+    /// QEMU's run state as QMP `query-status` names it, capitalized ("Running", "Paused").
+    public var vmState: String
+
+    public init(
+        vcpus: Int, memoryTotalBytes: UInt64, diskTotalBytes: UInt64, uptimeSeconds: Int,
+        vmState: String
+    ) {
+        self.vcpus = vcpus
+        self.memoryTotalBytes = memoryTotalBytes
+        self.diskTotalBytes = diskTotalBytes
+        self.uptimeSeconds = uptimeSeconds
+        self.vmState = vmState
+    }
+}
+
+/// The result of a command run in a guest.
+public struct ExecResult: Sendable, Equatable {
+    public var exitCode: Int32
+    /// Standard output and standard error, interleaved as they arrived.
+    public var output: [UInt8]
+
+    public init(exitCode: Int32, output: [UInt8]) {
+        self.exitCode = exitCode
+        self.output = output
+    }
+}
+
+/// Runs particles as guests; the VMM implements it and `Control` calls it.
+///
+/// Methods throw `ControlError` with a message safe to show a user.
+public protocol Hypervisor: Sendable {
+    func images() async -> [ImageInfo]
+    /// Makes the particle's disk and config drive, then boots it; returns once the guest's sshd
+    /// accepts. On a failed boot the guest is powered off and its serial log kept.
+    func create(_ spec: MachineSpec) async throws
+    /// Boots an existing particle's disk; returns once the guest's sshd accepts.
+    func start(_ spec: MachineSpec) async throws
+    /// Shuts the guest down cleanly within `deadline`, then powers it off.
+    func stop(particleID: String, deadline: Duration) async throws
+    /// Powers the guest off if it runs and removes every file of the particle.
+    func destroy(particleID: String) async throws
+    func isRunning(particleID: String) async -> Bool
+    func stats(particleID: String) async -> MachineStats?
+    /// Runs `command` in the guest through its sshd, logged in as root with the platform key.
+    func exec(
+        _ spec: MachineSpec, command: String,
+        onOutput: (@Sendable ([UInt8]) -> Void)?
+    ) async throws -> ExecResult
+    /// Returns a connected TCP socket to `port` of the guest at `address`; the caller owns it.
+    func connect(address: String, port: Int) async throws -> Int32
+    /// Reads the serial console log from byte `offset`; returns the bytes and the next offset.
+    func serialLog(particleID: String, offset: Int) async throws -> (bytes: [UInt8], next: Int)
+}

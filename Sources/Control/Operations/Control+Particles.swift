@@ -1,0 +1,206 @@
+import Foundation
+
+extension Control {
+    /// Creates a particle and boots it; returns it once the guest is running.
+    ///
+    /// Invalid input is rejected before anything is stored. A guest that fails to boot leaves
+    /// the particle in status `error` with its serial log kept, and the error says so.
+    public func createParticle(
+        accountID: String, name: String, size: ParticleSize = .p1, image: String? = nil
+    ) async throws -> Particle {
+        try ParticleName.validate(name)
+        let imageID = image ?? configuration.defaultImage
+        try await requireImage(imageID)
+        if try await store.particle(accountID: accountID, name: name) != nil {
+            throw ControlError.conflict(
+                "particle '\(name)' already exists; choose another name or run `delete \(name)`")
+        }
+
+        let now = Date()
+        let draft = Particle(
+            id: RandomID.hex(12), accountID: accountID, name: name, size: size, image: imageID,
+            status: .creating, httpPort: 80, idlePolicy: .sleep, address: "", customDomain: nil,
+            createdAt: now, stoppedAt: nil, statusChangedAt: now)
+        let particle: Particle
+        do {
+            particle = try await store.insertParticle(draft, pool: configuration.addressPool)
+        } catch let error as ControlError where error.code == .conflict {
+            throw ControlError.conflict(
+                "particle '\(name)' already exists; choose another name or run `delete \(name)`")
+        }
+        let fields = ["account": accountID, "particle": particle.id, "name": name]
+        logger.info("particle creating", fields.merging(["address": particle.address]) { a, _ in a })
+
+        return try await particleLock.withLock(particle.id) {
+            let spec = try await machineSpec(particle)
+            do {
+                try await hypervisor.create(spec)
+            } catch {
+                let failure = controlError(error, operation: "create", fields)
+                try await setStatus(particle, .error)
+                throw ControlError(
+                    failure.code == .internal ? .internal : failure.code,
+                    "particle '\(name)' failed to boot: \(failure.message); its serial console"
+                        + " is kept, see `logs \(name)`, then `delete \(name)`",
+                    cause: failure.cause)
+            }
+            let running = try await setStatus(particle, .running)
+            logger.info("particle running", fields)
+            return running
+        }
+    }
+
+    public func particles(accountID: String) async throws -> [Particle] {
+        try await store.particles(accountID: accountID)
+    }
+
+    /// Returns the caller's particle `name`; another account's particle is "not found" too.
+    public func particle(accountID: String, name: String) async throws -> Particle {
+        guard let particle = try await store.particle(accountID: accountID, name: name) else {
+            throw ControlError.particleNotFound(name)
+        }
+        return particle
+    }
+
+    /// Boots a stopped particle (or one in `error`) and returns it running.
+    public func startParticle(accountID: String, name: String) async throws -> Particle {
+        let particle = try await self.particle(accountID: accountID, name: name)
+        return try await particleLock.withLock(particle.id) {
+            let current = try await self.particle(accountID: accountID, name: name)
+            switch current.status {
+            case .stopped, .error: break
+            case .running:
+                throw ControlError.invalidState("particle '\(name)' is already running")
+            default:
+                throw ControlError.invalidState(
+                    "particle '\(name)' is \(current.status.rawValue); it must be stopped to start")
+            }
+            let fields = ["account": accountID, "particle": current.id, "name": name]
+            let starting = try await setStatus(current, .starting)
+            do {
+                try await hypervisor.start(try await machineSpec(starting))
+            } catch {
+                let failure = controlError(error, operation: "start", fields)
+                try await setStatus(starting, .error)
+                throw ControlError(
+                    failure.code, "particle '\(name)' failed to start: \(failure.message); see"
+                        + " `logs \(name)`", cause: failure.cause)
+            }
+            logger.info("particle running", fields)
+            return try await setStatus(starting, .running)
+        }
+    }
+
+    /// Shuts a running particle down cleanly (powering it off past the deadline); keeps its disk.
+    public func stopParticle(accountID: String, name: String) async throws -> Particle {
+        let particle = try await self.particle(accountID: accountID, name: name)
+        return try await particleLock.withLock(particle.id) {
+            let current = try await self.particle(accountID: accountID, name: name)
+            guard current.status == .running || current.status == .error else {
+                throw ControlError.invalidState(
+                    "particle '\(name)' is \(current.status.rawValue); only a running particle"
+                        + " can be stopped")
+            }
+            let fields = ["account": accountID, "particle": current.id, "name": name]
+            let stopping = try await setStatus(current, .stopping)
+            do {
+                try await hypervisor.stop(particleID: current.id, deadline: configuration.stopDeadline)
+            } catch {
+                try await setStatus(stopping, .error)
+                throw controlError(error, operation: "stop", fields)
+            }
+            logger.info("particle stopped", fields)
+            return try await setStatus(stopping, .stopped)
+        }
+    }
+
+    /// Powers the particle off if needed and removes it with its disk.
+    public func deleteParticle(accountID: String, name: String) async throws {
+        let particle = try await self.particle(accountID: accountID, name: name)
+        try await particleLock.withLock(particle.id) {
+            let fields = ["account": accountID, "particle": particle.id, "name": name]
+            do {
+                try await hypervisor.destroy(particleID: particle.id)
+            } catch {
+                throw controlError(error, operation: "delete", fields)
+            }
+            try await store.deleteParticle(id: particle.id)
+            logger.info("particle deleted", fields)
+        }
+    }
+
+    /// Returns the particle with live numbers from its guest, when it runs.
+    public func status(accountID: String, name: String) async throws -> (Particle, MachineStats?) {
+        let particle = try await self.particle(accountID: accountID, name: name)
+        let stats = particle.status == .running ? await hypervisor.stats(particleID: particle.id) : nil
+        return (particle, stats)
+    }
+
+    /// Runs `command` in a running particle and returns its output and exit code.
+    public func exec(
+        accountID: String, name: String, command: String,
+        onOutput: (@Sendable ([UInt8]) -> Void)? = nil
+    ) async throws -> ExecResult {
+        guard !command.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ControlError.invalidArgument(
+                "missing command; give the command to run, like `exec \(name) -- uptime`")
+        }
+        let particle = try await self.particle(accountID: accountID, name: name)
+        guard particle.status == .running else {
+            throw ControlError.invalidState(
+                "particle '\(name)' is \(particle.status.rawValue); run `start \(name)` first")
+        }
+        let fields = ["account": accountID, "particle": particle.id, "name": name]
+        do {
+            return try await hypervisor.exec(
+                try await machineSpec(particle), command: command, onOutput: onOutput)
+        } catch {
+            throw controlError(error, operation: "exec", fields)
+        }
+    }
+
+    /// Reads the particle's serial console log from byte `offset`.
+    public func logs(accountID: String, name: String, offset: Int) async throws
+        -> (particle: Particle, bytes: [UInt8], next: Int)
+    {
+        guard offset >= 0 else {
+            throw ControlError.invalidArgument("invalid offset \(offset); use 0 or more bytes")
+        }
+        let particle = try await self.particle(accountID: accountID, name: name)
+        let (bytes, next) = try await hypervisor.serialLog(particleID: particle.id, offset: offset)
+        return (particle, bytes, next)
+    }
+
+    public func images() async -> [ImageInfo] {
+        await hypervisor.images()
+    }
+
+    private func requireImage(_ id: String) async throws {
+        let images = await hypervisor.images()
+        guard let image = images.first(where: { $0.id == id }) else {
+            let known = images.map(\.id).joined(separator: ", ")
+            throw ControlError.invalidArgument(
+                "unknown image '\(id)'; use one of: \(known) (see `images`)")
+        }
+        guard image.available else {
+            throw ControlError.unavailable(
+                "image '\(id)' is not available on this server: \(image.reason ?? "not built")")
+        }
+    }
+
+    func machineSpec(_ particle: Particle) async throws -> MachineSpec {
+        let keys = try await store.keys(accountID: particle.accountID)
+        return MachineSpec(particle: particle, authorizedKeys: keys.map(\.publicKey.lineWithComment))
+    }
+
+    @discardableResult
+    func setStatus(_ particle: Particle, _ status: ParticleStatus) async throws -> Particle {
+        var updated = particle
+        updated.status = status
+        updated.statusChangedAt = Date()
+        if status == .stopped { updated.stoppedAt = updated.statusChangedAt }
+        if status == .running { updated.stoppedAt = nil }
+        try await store.updateParticle(updated)
+        return updated
+    }
+}

@@ -1,0 +1,62 @@
+/// The numbered schema migrations, applied in order at start; never edit one that has shipped.
+enum Migrations {
+    static let all: [String] = [
+        // 1: accounts, their SSH keys and particles.
+        """
+        CREATE TABLE accounts (
+            id TEXT PRIMARY KEY,
+            balance_cents INTEGER NOT NULL DEFAULT 0,
+            recovery_email TEXT,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE account_keys (
+            id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            fingerprint TEXT NOT NULL UNIQUE,
+            algorithm TEXT NOT NULL,
+            base64 TEXT NOT NULL,
+            comment TEXT NOT NULL,
+            name TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX account_keys_account ON account_keys(account_id);
+        CREATE TABLE particles (
+            id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts(id),
+            name TEXT NOT NULL,
+            size TEXT NOT NULL,
+            image TEXT NOT NULL,
+            status TEXT NOT NULL,
+            http_port INTEGER NOT NULL,
+            idle_policy TEXT NOT NULL,
+            address TEXT NOT NULL UNIQUE,
+            custom_domain TEXT UNIQUE,
+            created_at INTEGER NOT NULL,
+            stopped_at INTEGER,
+            status_changed_at INTEGER NOT NULL,
+            UNIQUE (account_id, name)
+        );
+        """
+    ]
+
+    /// Brings `database` to the newest schema, one transaction per migration.
+    static func apply(to database: SQLiteDatabase) throws {
+        try database.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+        let applied = try database.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+        let current = Int(applied.first?.first?.int ?? 0)
+        guard current <= all.count else {
+            throw SQLiteError(
+                code: 0,
+                message: "the database has schema version \(current), newer than this build's"
+                    + " \(all.count); run a newer particled")
+        }
+        for (index, sql) in all.enumerated().dropFirst(current) {
+            try database.transaction {
+                try database.execute(sql)
+                try database.query(
+                    "INSERT INTO schema_migrations (version) VALUES (?)", [.integer(Int64(index + 1))])
+            }
+        }
+    }
+}

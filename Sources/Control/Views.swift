@@ -1,0 +1,88 @@
+/// The JSON forms of domain objects, shared by the REST API and the SSH commands' `--json`.
+extension Particle {
+    /// The fields of a create response.
+    public var createdJSON: JSON {
+        .object([
+            ("id", .string(id)), ("name", .string(name)), ("size", .string(size.rawValue)),
+            ("status", .string(status.rawValue)), ("http_port", .int(Int64(httpPort))),
+            ("image", .string(image)), ("created_at", JSON.time(createdAt)),
+        ])
+    }
+
+    /// The fields of one entry of a particle list.
+    public var summaryJSON: JSON {
+        .object([
+            ("id", .string(id)), ("name", .string(name)), ("size", .string(size.rawValue)),
+            ("status", .string(status.rawValue)), ("idle_policy", .string(idlePolicy.rawValue)),
+            ("created_at", JSON.time(createdAt)),
+        ])
+    }
+
+    /// The full fields, as `GET /v1/particles/:name` and the lifecycle operations return them.
+    public var detailJSON: JSON {
+        .object(detailFields)
+    }
+
+    var detailFields: [(String, JSON)] {
+        var fields: [(String, JSON)] = [
+            ("id", .string(id)), ("name", .string(name)), ("size", .string(size.rawValue)),
+            ("status", .string(status.rawValue)), ("http_port", .int(Int64(httpPort))),
+            ("image", .string(image)),
+        ]
+        if let customDomain { fields.append(("custom_domain", .string(customDomain))) }
+        fields.append(("idle_policy", .string(idlePolicy.rawValue)))
+        fields.append(("created_at", JSON.time(createdAt)))
+        if let stoppedAt { fields.append(("stopped_at", JSON.time(stoppedAt))) }
+        return fields
+    }
+
+    /// The fields of `GET /v1/particles/:name/status`: the details plus the guest's numbers.
+    public func statusJSON(stats: MachineStats?) -> JSON {
+        var fields = detailFields
+        let stateName = stats?.vmState ?? (status == .running ? "Unknown" : "Shutdown")
+        fields.append(
+            ("vm_stats", .object([
+                ("vcpus", .int(Int64(stats?.vcpus ?? size.vcpus))),
+                ("memory_total_bytes", .int(Int64(stats?.memoryTotalBytes ?? size.memoryBytes))),
+                ("disk_total_bytes", .int(Int64(stats?.diskTotalBytes ?? size.diskBytes))),
+                ("uptime_seconds", .int(Int64(stats?.uptimeSeconds ?? 0))),
+                ("vm_state", .string(stateName)),
+            ])))
+        fields.append(("network_peers", .int(0)))
+        fields.append(("healthy", .bool(status == .running ? stats != nil : status != .error)))
+        return .object(fields)
+    }
+}
+
+extension Account {
+    public var json: JSON {
+        .object([
+            ("id", .string(id)), ("balance_cents", .int(balanceCents)),
+            ("recovery_email", recoveryEmail.map(JSON.string) ?? .null),
+            ("created_at", JSON.time(createdAt)),
+        ])
+    }
+}
+
+extension ImageInfo {
+    public var json: JSON {
+        var fields: [(String, JSON)] = [
+            ("id", .string(id)), ("name", .string(id)), ("display_name", .string(displayName)),
+            ("default", .bool(isDefault)),
+        ]
+        if !available {
+            fields.append(("available", .bool(false)))
+            fields.append(("reason", .string(reason ?? "not built")))
+        }
+        return .object(fields)
+    }
+}
+
+extension ExecResult {
+    public var json: JSON {
+        .object([
+            ("exit_code", .int(Int64(exitCode))),
+            ("output", .string(String(decoding: output, as: UTF8.self))),
+        ])
+    }
+}

@@ -1,0 +1,116 @@
+import Control
+import Foundation
+import Support
+
+extension QEMUHypervisor {
+    /// Starts QEMU for the particle and waits until the guest's sshd sends its banner.
+    ///
+    /// QEMU starts paused (`-S`) so that the serial console reader is connected before the
+    /// guest prints anything; `cont` then runs it. On any failure QEMU is killed and the serial
+    /// log stays for `logs`.
+    func boot(_ spec: MachineSpec, image: BuiltImage) async throws {
+        let particleFiles = files(spec.particleID)
+        let fields = ["particle": spec.particleID, "accelerator": configuration.accelerator.rawValue]
+        let started = ContinuousClock.now
+        try await onNewThread(name: "particle-boot") { [self] in
+            try launch(spec, image: image, files: particleFiles)
+        }
+        do {
+            try await waitForSSH(spec, files: particleFiles)
+        } catch {
+            logger.warning("guest boot failed", fields.merging(["error": "\(error)"]) { a, _ in a })
+            try? await powerOff(spec.particleID, tap: spec.tapName)
+            throw error
+        }
+        let elapsed = ContinuousClock.now - started
+        logger.info("guest booted", fields.merging(["ms": "\(elapsed.milliseconds)"]) { a, _ in a })
+    }
+
+    private func launch(_ spec: MachineSpec, image: BuiltImage, files: ParticleFiles) throws {
+        if let pid = files.runningPID() {
+            throw ControlError.conflict("the particle's QEMU (pid \(pid)) is already running")
+        }
+        for stale in [files.qmpSocket, files.serialSocket, files.pidFile] {
+            try? FileManager.default.removeItem(at: stale)
+        }
+        try configuration.namespace.addTap(spec.tapName)
+
+        let arguments = QEMUArguments(
+            accelerator: configuration.accelerator, vcpus: spec.vcpus,
+            memoryBytes: spec.memoryBytes, kernel: image.kernel, initramfs: image.initramfs,
+            rootDisk: files.disk, configDrive: files.configDrive, tapName: spec.tapName,
+            macAddress: Self.macAddress(for: spec.address), serialSocket: files.serialSocket,
+            qmpSocket: files.qmpSocket, pidFile: files.pidFile, name: spec.particleID)
+        let argv = arguments.arguments() + ["-S", "-daemonize"]
+        do {
+            try Command.run(
+                "ip", ["netns", "exec", configuration.namespace.name, configuration.qemuBinary] + argv)
+        } catch {
+            try? configuration.namespace.removeTap(spec.tapName)
+            throw ControlError.internal("QEMU failed to start", cause: error)
+        }
+
+        let log = serialLog(for: spec.particleID)
+        log.append(Array("particle: QEMU started (\(configuration.accelerator.rawValue))\r\n".utf8))
+        try SerialConsoleReader.start(socketPath: files.serialSocket.path, log: log) { _ in }
+        let monitor = try QMPClient(path: files.qmpSocket.path)
+        try monitor.execute("cont")
+    }
+
+    /// Polls the guest's port 22 until it sends an SSH banner, QEMU exits, or the boot timeout.
+    private func waitForSSH(_ spec: MachineSpec, files: ParticleFiles) async throws {
+        let deadline = ContinuousClock.now + configuration.bootTimeout
+        while ContinuousClock.now < deadline {
+            guard files.runningPID() != nil else {
+                throw ControlError.unavailable("the guest powered off during boot")
+            }
+            if await sshBanner(address: spec.address) { return }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        throw ControlError.unavailable(
+            "the guest's sshd did not answer within \(configuration.bootTimeout.components.seconds) s")
+    }
+
+    private func sshBanner(address: String) async -> Bool {
+        guard let fd = try? await sockets.connect(address: address, port: 22, timeout: .seconds(1))
+        else { return false }
+        defer { close(fd) }
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, 2000) == 1 else { return false }
+        var banner = [UInt8](repeating: 0, count: 4)
+        return recv(fd, &banner, 4, 0) == 4 && banner == Array("SSH-".utf8)
+    }
+
+    /// Kills the particle's QEMU at once and removes its tap.
+    func powerOff(_ particleID: String, tap: String) async throws {
+        let particleFiles = files(particleID)
+        if let pid = particleFiles.runningPID() {
+            kill(pid, SIGKILL)
+            try await waitForExit(particleFiles, deadline: .seconds(10))
+        }
+        try? configuration.namespace.removeTap(tap)
+    }
+
+    func waitForExit(_ files: ParticleFiles, deadline: Duration) async throws {
+        let end = ContinuousClock.now + deadline
+        while files.runningPID() != nil {
+            guard ContinuousClock.now < end else {
+                throw ControlError.unavailable("QEMU did not exit within \(deadline)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// A locally administered MAC address derived from the guest's IPv4 address.
+    static func macAddress(for address: String) -> String {
+        let value = AddressPool.parse(address) ?? 0
+        let bytes = [0x52, 0x54, Int(value >> 24), Int(value >> 16 & 0xff), Int(value >> 8 & 0xff), Int(value & 0xff)]
+        return bytes.map { String(format: "%02x", $0) }.joined(separator: ":")
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,1 +1,0 @@
-// The `VMM` module; see README.md for what it does.
