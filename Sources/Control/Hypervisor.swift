@@ -93,6 +93,8 @@ public protocol Hypervisor: Sendable {
     /// Powers the guest off if it runs and removes every file of the particle.
     func destroy(particleID: String) async throws
     func isRunning(particleID: String) async -> Bool
+    /// Takes over a guest that runs from before this process started (reads its console again).
+    func adopt(particleID: String) async throws
     func stats(particleID: String) async -> MachineStats?
     /// Runs `command` in the guest through its sshd, logged in as root with the platform key.
     func exec(

@@ -67,3 +67,11 @@ extension QEMUHypervisor {
         return ExecResult(exitCode: result.exitCode, output: result.output)
     }
 }
+
+extension QEMUHypervisor {
+    public func adopt(particleID: String) async throws {
+        let particleFiles = files(particleID)
+        try SerialConsoleReader.start(
+            socketPath: particleFiles.serialSocket.path, log: serialLog(for: particleID)) { _ in }
+    }
+}

@@ -1,0 +1,134 @@
+import Control
+
+/// One SSH command line, split into words the way a POSIX shell splits them.
+///
+/// OpenSSH joins the client's arguments with spaces, so the server sees one string. Single and
+/// double quotes and backslashes group words. For `exec`, the text after ` -- ` is kept as
+/// written, because it is a command for the guest's shell.
+struct CommandLine: Equatable {
+    var words: [String]
+    /// The raw text after the first standalone `--`, if there is one.
+    var rest: String?
+
+    init(parsing text: String) throws(ControlError) {
+        var words: [String] = []
+        var current = ""
+        var inWord = false
+        var quote: Character?
+        var escaped = false
+        var rest: String?
+        var index = text.startIndex
+        while index < text.endIndex {
+            let character = text[index]
+            defer { if index < text.endIndex { index = text.index(after: index) } }
+            if escaped {
+                current.append(character)
+                escaped = false
+                continue
+            }
+            if let open = quote {
+                if character == open {
+                    quote = nil
+                } else if character == "\\" && open == "\"" {
+                    escaped = true
+                } else {
+                    current.append(character)
+                }
+                continue
+            }
+            switch character {
+            case "\\":
+                escaped = true
+                inWord = true
+            case "'", "\"":
+                quote = character
+                inWord = true
+            case " ", "\t", "\n":
+                if inWord {
+                    if current == "--" && rest == nil {
+                        let after = text[text.index(after: index)...]
+                        rest = String(after).trimmingCharacters(in: .whitespaces)
+                        self.words = words
+                        self.rest = rest
+                        return
+                    }
+                    words.append(current)
+                    current = ""
+                    inWord = false
+                }
+            default:
+                current.append(character)
+                inWord = true
+            }
+        }
+        guard quote == nil else {
+            throw .invalidArgument("unterminated \(quote!) quote in command; close the quote")
+        }
+        if inWord {
+            if current == "--" {
+                rest = ""
+            } else {
+                words.append(current)
+            }
+        }
+        self.words = words
+        self.rest = rest
+    }
+}
+
+/// The arguments of one command: positional words plus `--flag` and `--option value` forms.
+struct Arguments {
+    var positional: [String] = []
+    var flags: Set<String> = []
+    var options: [String: String] = [:]
+    var rest: String?
+
+    /// Splits `words`; `valueOptions` names the options that take a value (`--size p2`, or
+    /// `--size=p2`); every other `--word` is a flag and must be in `knownFlags`.
+    init(
+        _ words: ArraySlice<String>, rest: String?, valueOptions: Set<String> = [],
+        knownFlags: Set<String> = [], command: String
+    ) throws(ControlError) {
+        self.rest = rest
+        var iterator = words.makeIterator()
+        while let word = iterator.next() {
+            guard word.hasPrefix("--"), word.count > 2 else {
+                positional.append(word)
+                continue
+            }
+            var name = String(word.dropFirst(2))
+            var value: String?
+            if let equals = name.firstIndex(of: "=") {
+                value = String(name[name.index(after: equals)...])
+                name = String(name[..<equals])
+            }
+            if valueOptions.contains(name) {
+                guard let given = value ?? iterator.next() else {
+                    throw .invalidArgument(
+                        "missing value for --\(name); see `help \(command)`")
+                }
+                options[name] = given
+            } else if knownFlags.contains(name) || name == "json" {
+                flags.insert(name)
+            } else {
+                throw .invalidArgument("unknown option --\(name) for \(command); see `help \(command)`")
+            }
+        }
+    }
+
+    /// Returns positional argument `index`, or a usage error naming it.
+    func required(_ index: Int, _ name: String, usage: String) throws(ControlError) -> String {
+        guard index < positional.count else {
+            throw .invalidArgument("missing \(name); usage: \(usage)")
+        }
+        return positional[index]
+    }
+
+    /// Rejects positional arguments past `count`.
+    func expectAtMost(_ count: Int, usage: String) throws(ControlError) {
+        guard positional.count <= count else {
+            throw .invalidArgument(
+                "unexpected argument '\(positional[count])'; usage: \(usage)")
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import Control
+import Support
+
+/// Routes requests by host name: `<name>-<port>-<acct>.<domain>` and `<name>-<acct>.<domain>`
+/// go to that particle's guest port; anything else gets a 404 page.
+public struct ParticleRouter: HTTPResponder {
+    let control: Control
+    let logger: Logger
+
+    public init(control: Control, logger: Logger) {
+        self.control = control
+        self.logger = logger
+    }
+
+    public func route(_ head: HTTPRequestHead) async -> HTTPAction {
+        let destination: ProxyDestination
+        do {
+            destination = try await control.resolveHost(head.host)
+        } catch let error as ControlError where error.code == .notFound {
+            return .respond(
+                ErrorPage.response(
+                    status: 404, title: "No particle here",
+                    message: "No particle answers at \(head.host). Check the name, the port and"
+                        + " the account id in the host name (`ls` and `whoami` show them).",
+                    for: head))
+        } catch {
+            logger.error("route lookup failed", ["host": head.host, "error": "\(error)"])
+            return .respond(
+                ErrorPage.response(
+                    status: 500, title: "Internal error",
+                    message: "The proxy could not look up \(head.host). Try again shortly.", for: head))
+        }
+
+        let particle = destination.particle
+        let port = destination.port
+        let control = self.control
+        return .proxy(
+            ProxyTarget(
+                connect: { try await control.connect(to: destination) },
+                onStart: {}, onFinish: {},
+                unavailable: { error in
+                    Self.unavailablePage(particle: particle, port: port, error: error, head: head)
+                }))
+    }
+
+    static func unavailablePage(particle: Particle, port: Int, error: any Error, head: HTTPRequestHead)
+        -> HTTPResponse
+    {
+        if particle.status != .running {
+            return ErrorPage.response(
+                status: 503, title: "Particle is \(particle.status.rawValue)",
+                message: "Particle '\(particle.name)' is \(particle.status.rawValue). Start it with"
+                    + " `start \(particle.name)`.", for: head)
+        }
+        return ErrorPage.response(
+            status: 502, title: "Nothing is listening",
+            message: "Particle '\(particle.name)' runs, but nothing accepts connections on its"
+                + " port \(port). Start a server on that port in the guest.", for: head)
+    }
+}

@@ -1,0 +1,103 @@
+import Control
+import Foundation
+
+/// `particled`'s settings: embedded defaults, then a JSON file, then command-line overrides.
+struct Configuration: Codable {
+    var stateDirectory = "/var/lib/particle"
+    var listenAddress = "127.0.0.1"
+    var sshPort = 2222
+    var httpPort = 8080
+    var domain = "particle.localhost"
+    var networkNamespace = "particle"
+    var subnet = "10.213.0.0/16"
+    /// `auto` probes KVM with a short boot and falls back to TCG; `kvm` or `tcg` force one.
+    var accelerator = "auto"
+    var bootTimeoutSeconds = 180
+    var stopTimeoutSeconds = 30
+    var logLevel = "info"
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case stateDirectory = "state_dir"
+        case listenAddress = "listen_address"
+        case sshPort = "ssh_port"
+        case httpPort = "http_port"
+        case domain
+        case networkNamespace = "netns"
+        case subnet
+        case accelerator
+        case bootTimeoutSeconds = "boot_timeout_seconds"
+        case stopTimeoutSeconds = "stop_timeout_seconds"
+        case logLevel = "log_level"
+    }
+
+    init() {}
+
+    /// Reads only the keys present in the file, keeping the defaults for the others.
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = Configuration()
+        stateDirectory = try container.decodeIfPresent(String.self, forKey: .stateDirectory) ?? defaults.stateDirectory
+        listenAddress = try container.decodeIfPresent(String.self, forKey: .listenAddress) ?? defaults.listenAddress
+        sshPort = try container.decodeIfPresent(Int.self, forKey: .sshPort) ?? defaults.sshPort
+        httpPort = try container.decodeIfPresent(Int.self, forKey: .httpPort) ?? defaults.httpPort
+        domain = try container.decodeIfPresent(String.self, forKey: .domain) ?? defaults.domain
+        networkNamespace = try container.decodeIfPresent(String.self, forKey: .networkNamespace) ?? defaults.networkNamespace
+        subnet = try container.decodeIfPresent(String.self, forKey: .subnet) ?? defaults.subnet
+        accelerator = try container.decodeIfPresent(String.self, forKey: .accelerator) ?? defaults.accelerator
+        bootTimeoutSeconds = try container.decodeIfPresent(Int.self, forKey: .bootTimeoutSeconds) ?? defaults.bootTimeoutSeconds
+        stopTimeoutSeconds = try container.decodeIfPresent(Int.self, forKey: .stopTimeoutSeconds) ?? defaults.stopTimeoutSeconds
+        logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? defaults.logLevel
+    }
+
+    /// Loads `path`, rejecting unknown keys so that a typo does not silently keep a default.
+    static func load(path: String) throws -> Configuration {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw StartupError("cannot read config file \(path): \(error.localizedDescription)")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw StartupError("config file \(path) is not a JSON object; see README.md for its keys")
+        }
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+            throw StartupError(
+                "unknown key '\(unknown)' in \(path); valid keys: \(known.sorted().joined(separator: ", "))")
+        }
+        do {
+            return try JSONDecoder().decode(Configuration.self, from: data)
+        } catch DecodingError.typeMismatch(_, let context) {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw StartupError("invalid value for '\(key)' in \(path): \(context.debugDescription)")
+        }
+    }
+
+    /// Checks the values that would otherwise fail later with a less clear error.
+    func validate() throws {
+        for (name, port) in [("ssh_port", sshPort), ("http_port", httpPort)] where !(0...65535).contains(port) {
+            throw StartupError("invalid \(name) \(port); use 1-65535 (0 picks a free port)")
+        }
+        guard ["auto", "kvm", "tcg"].contains(accelerator) else {
+            throw StartupError("invalid accelerator '\(accelerator)'; use auto, kvm or tcg")
+        }
+        guard !domain.isEmpty, domain.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }) else {
+            throw StartupError("invalid domain '\(domain)'; use a DNS name like particle.localhost")
+        }
+        guard !networkNamespace.isEmpty, networkNamespace.count <= 32,
+            networkNamespace.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+        else {
+            throw StartupError("invalid netns '\(networkNamespace)'; use letters, digits, - and _")
+        }
+        guard bootTimeoutSeconds > 0, stopTimeoutSeconds > 0 else {
+            throw StartupError("boot_timeout_seconds and stop_timeout_seconds must be positive")
+        }
+        do { _ = try AddressPool(cidr: subnet) } catch { throw StartupError(error.message) }
+    }
+}
+
+/// A problem that stops `particled` from starting, printed as one line.
+struct StartupError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,137 @@
+import Control
+import Foundation
+import Gateway
+import HTTPProxy
+import Support
+import VMM
+
+/// The running daemon: every subsystem of Particle in one process.
+struct Daemon {
+    let configuration: Configuration
+    let logger = Logger(label: "particled")
+
+    func run() throws {
+        Logger.level = LogLevel(name: configuration.logLevel) ?? .info
+        let stateDirectory = try prepareStateDirectory()
+        let pool = try AddressPool(cidr: configuration.subnet)
+        let imageBuilder = ImageBuilder(stateDirectory: stateDirectory, logger: logger)
+        let accelerator = chooseAccelerator(imageBuilder)
+
+        let store = try SQLiteStore(path: stateDirectory.appendingPathComponent("particle.db").path)
+        let hypervisor = try QEMUHypervisor(
+            configuration: .init(
+                stateDirectory: stateDirectory,
+                namespace: NetworkNamespace(name: configuration.networkNamespace, pool: pool),
+                accelerator: accelerator,
+                bootTimeout: .seconds(configuration.bootTimeoutSeconds)),
+            images: imageBuilder, logger: Logger(label: "vmm"))
+        let control = Control(
+            store: store, hypervisor: hypervisor,
+            configuration: .init(
+                domain: configuration.domain, addressPool: pool,
+                stopDeadline: .seconds(configuration.stopTimeoutSeconds)))
+        try blockingAwait { try await control.reconcile() }
+
+        let http = HTTPServer(
+            configuration: .init(host: configuration.listenAddress, port: configuration.httpPort),
+            responder: ParticleRouter(control: control, logger: Logger(label: "proxy")),
+            logger: Logger(label: "http"))
+        try http.start()
+
+        let gatewayContext = GatewayContext(
+            domain: configuration.domain, httpPort: http.port, sshPort: configuration.sshPort)
+        let ssh = SSHServer(
+            configuration: .init(
+                host: configuration.listenAddress, port: configuration.sshPort,
+                hostKeyDirectory: stateDirectory.appendingPathComponent("host_keys").path),
+            handler: GatewayHandler(
+                runner: CommandRunner(
+                    control: control, gateway: gatewayContext, logger: Logger(label: "gateway")),
+                control: control),
+            logger: Logger(label: "ssh"))
+        try ssh.start()
+
+        announce(http: http, ssh: ssh, stateDirectory: stateDirectory, accelerator: accelerator)
+        waitForTermination()
+        logger.info("shutting down")
+        ssh.shutdown()
+        http.shutdown()
+    }
+
+    private func prepareStateDirectory() throws -> URL {
+        let url = URL(fileURLWithPath: configuration.stateDirectory).standardizedFileURL
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch {
+            throw StartupError("cannot create state directory \(url.path): \(error.localizedDescription)")
+        }
+        guard access(url.path, W_OK) == 0 else {
+            throw StartupError("state directory \(url.path) is not writable; run particled as root or choose --state-dir")
+        }
+        return url
+    }
+
+    private func chooseAccelerator(_ images: ImageBuilder) -> Accelerator {
+        switch configuration.accelerator {
+        case "kvm": return .kvm
+        case "tcg": return .tcg
+        default:
+            guard let image = images.cached("debian-12") ?? ImageBuilder.catalog.lazy.compactMap({ images.cached($0.id) }).first else {
+                logger.warning("no image built yet; using TCG without a probe", [:])
+                return .tcg
+            }
+            return Accelerator.probe(
+                kernel: image.kernel, initramfs: image.initramfs, deadline: .seconds(5), logger: logger)
+        }
+    }
+
+    private func announce(http: HTTPServer, ssh: SSHServer, stateDirectory: URL, accelerator: Accelerator) {
+        let host = configuration.listenAddress
+        logger.info("listening", ["service": "ssh", "address": "\(host):\(ssh.port)"])
+        logger.info("listening", ["service": "http", "address": "\(host):\(http.port)"])
+        for fingerprint in ssh.hostKeyFingerprints {
+            logger.info("host key", ["fingerprint": fingerprint])
+        }
+        let portSuffix = http.port == 80 ? "" : ":\(http.port)"
+        print(
+            """
+            particled is running (state \(stateDirectory.path), accelerator \(accelerator.rawValue)).
+              SSH gateway   ssh -p \(ssh.port) localhost help
+              create        ssh -p \(ssh.port) localhost create web
+              HTTP proxy    http://<name>-<port>-<account>.\(configuration.domain)\(portSuffix)/
+              account id    ssh -p \(ssh.port) localhost whoami
+            Stop with Ctrl-C.
+            """)
+        fflush(stdout)
+    }
+
+    private func waitForTermination() {
+        let done = DispatchSemaphore(value: 0)
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        let sources = [SIGTERM, SIGINT].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { done.signal() }
+            source.resume()
+            return source
+        }
+        done.wait()
+        sources.forEach { $0.cancel() }
+    }
+}
+
+/// Builds an image from the command line, printing progress.
+func buildImage(_ id: String, configuration: Configuration) throws {
+    let stateDirectory = URL(fileURLWithPath: configuration.stateDirectory).standardizedFileURL
+    try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
+    let builder = ImageBuilder(stateDirectory: stateDirectory, logger: Logger(label: "image"))
+    if let cached = builder.cached(id) {
+        print("image \(id) is already built (\(cached.directory.path))")
+        return
+    }
+    let image = try builder.build(id) { line in
+        print(line)
+        fflush(stdout)
+    }
+    print("image \(id) built in \(image.directory.path)")
+}
