@@ -24,8 +24,8 @@ extension Control {
             let corrected: ParticleStatus? =
                 switch particle.status {
                 case .creating: .error
-                case .running, .starting, .stopping, .sleeping: .stopped
-                case .stopped, .error: nil
+                case .running, .starting, .stopping: .stopped
+                case .stopped, .error, .sleeping: nil
                 }
             if let corrected {
                 try await setStatus(particle, corrected)

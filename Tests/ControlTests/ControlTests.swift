@@ -1,0 +1,172 @@
+import Foundation
+import Support
+import Testing
+
+@testable import Control
+
+/// A hypervisor that records calls and keeps guests as entries in memory; the real one is
+/// exercised by the end-to-end tests.
+final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
+    // Guarded by `lock`.
+    let lock = NSLock()
+    var running: Set<String> = []
+    var calls: [String] = []
+    var failBoot = false
+
+    private func record(_ call: String) { lock.withLock { calls.append(call) } }
+
+    func images() async -> [ImageInfo] {
+        [
+            ImageInfo(id: "debian-12", displayName: "Debian 12", isDefault: true, available: true, reason: nil),
+            ImageInfo(id: "ubuntu-24.04", displayName: "Ubuntu", isDefault: false, available: false, reason: "no route"),
+        ]
+    }
+    func create(_ spec: MachineSpec) async throws {
+        record("create \(spec.hostname) \(spec.address)")
+        if lock.withLock({ failBoot }) { throw ControlError.unavailable("the guest powered off during boot") }
+        lock.withLock { _ = running.insert(spec.particleID) }
+    }
+    func start(_ spec: MachineSpec) async throws {
+        record("start \(spec.hostname)")
+        lock.withLock { _ = running.insert(spec.particleID) }
+    }
+    func stop(particleID: String, deadline: Duration) async throws {
+        record("stop")
+        lock.withLock { _ = running.remove(particleID) }
+    }
+    func destroy(particleID: String) async throws {
+        record("destroy")
+        lock.withLock { _ = running.remove(particleID) }
+    }
+    func isRunning(particleID: String) async -> Bool { lock.withLock { running.contains(particleID) } }
+    func adopt(particleID: String) async throws { record("adopt") }
+    func stats(particleID: String) async -> MachineStats? { nil }
+    func exec(_ spec: MachineSpec, command: String, onOutput: (@Sendable ([UInt8]) -> Void)?) async throws -> ExecResult {
+        ExecResult(exitCode: 0, output: Array(command.utf8))
+    }
+    func connect(address: String, port: Int) async throws -> Int32 { -1 }
+    func serialLog(particleID: String, offset: Int) async throws -> (bytes: [UInt8], next: Int) { ([], offset) }
+}
+
+@Suite struct ControlTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("control-\(UUID())")
+    let hypervisor = RecordingHypervisor()
+
+    func makeControl() throws -> Control {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let store = try SQLiteStore(path: directory.appendingPathComponent("particle.db").path)
+        return Control(
+            store: store, hypervisor: hypervisor,
+            configuration: .init(domain: "particle.localhost", addressPool: try AddressPool(cidr: "10.9.0.0/29")))
+    }
+
+    func account(_ control: Control) async throws -> String {
+        let key = SSHPublicKey(algorithm: "ssh-ed25519", base64: Data((0..<51).map { UInt8($0) }).base64EncodedString())
+        return try await control.account(forSSHKey: key).0.id
+    }
+
+    @Test func createAssignsAddresses() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let owner = try await account(control)
+        let web = try await control.createParticle(accountID: owner, name: "web")
+        let api = try await control.createParticle(accountID: owner, name: "api", size: .p2)
+        #expect(web.status == .running)
+        #expect(web.address == "10.9.0.2")
+        #expect(api.address == "10.9.0.3")
+        #expect(try await control.particles(accountID: owner).map(\.name) == ["web", "api"])
+    }
+
+    @Test func rejectsBeforeStoring() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let owner = try await account(control)
+        _ = try await control.createParticle(accountID: owner, name: "web")
+        await #expect(throws: ControlError.conflict("particle 'web' already exists; choose another name or run `delete web`")) {
+            try await control.createParticle(accountID: owner, name: "web")
+        }
+        await #expect(throws: ControlError.self) { try await control.createParticle(accountID: owner, name: "Web_1") }
+        await #expect(throws: ControlError.invalidArgument("unknown image 'nope'; use one of: debian-12, ubuntu-24.04 (see `images`)")) {
+            try await control.createParticle(accountID: owner, name: "x", image: "nope")
+        }
+        await #expect(throws: ControlError.unavailable("image 'ubuntu-24.04' is not available on this server: no route")) {
+            try await control.createParticle(accountID: owner, name: "x", image: "ubuntu-24.04")
+        }
+        #expect(try await control.particles(accountID: owner).count == 1)
+        #expect(hypervisor.calls.filter { $0.hasPrefix("create") }.count == 1)
+    }
+
+    @Test func failedBootEndsInError() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let owner = try await account(control)
+        hypervisor.failBoot = true
+        await #expect {
+            try await control.createParticle(accountID: owner, name: "web")
+        } throws: { error in
+            (error as! ControlError).message.contains("failed to boot")
+        }
+        #expect(try await control.particle(accountID: owner, name: "web").status == .error)
+    }
+
+    @Test func otherAccountsSeeNothing() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let owner = try await account(control)
+        _ = try await control.createParticle(accountID: owner, name: "web")
+        let otherKey = SSHPublicKey(algorithm: "ssh-ed25519", base64: Data(repeating: 7, count: 51).base64EncodedString())
+        let other = try await control.account(forSSHKey: otherKey).0.id
+        #expect(other != owner)
+        await #expect(throws: ControlError.notFound("particle 'web' not found; run `ls` to see your particles")) {
+            try await control.stopParticle(accountID: other, name: "web")
+        }
+        await #expect(throws: ControlError.self) { try await control.deleteParticle(accountID: other, name: "web") }
+        #expect(try await control.particle(accountID: owner, name: "web").status == .running)
+    }
+
+    @Test func lifecycleStates() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let owner = try await account(control)
+        _ = try await control.createParticle(accountID: owner, name: "web")
+        await #expect(throws: ControlError.invalidState("particle 'web' is already running")) {
+            try await control.startParticle(accountID: owner, name: "web")
+        }
+        let stopped = try await control.stopParticle(accountID: owner, name: "web")
+        #expect(stopped.status == .stopped)
+        #expect(stopped.stoppedAt != nil)
+        await #expect(throws: ControlError.invalidState("particle 'web' is stopped; run `start web` first")) {
+            try await control.exec(accountID: owner, name: "web", command: "true")
+        }
+        #expect(try await control.startParticle(accountID: owner, name: "web").status == .running)
+        try await control.deleteParticle(accountID: owner, name: "web")
+        #expect(try await control.particles(accountID: owner).isEmpty)
+    }
+
+    @Test func reconcileCorrectsStatuses() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let owner = try await account(control)
+        let web = try await control.createParticle(accountID: owner, name: "web")
+        _ = try await control.createParticle(accountID: owner, name: "api")
+        hypervisor.lock.withLock { _ = hypervisor.running.remove(web.id) }
+        try await control.reconcile()
+        #expect(try await control.particle(accountID: owner, name: "web").status == .stopped)
+        #expect(try await control.particle(accountID: owner, name: "api").status == .running)
+        #expect(hypervisor.calls.contains("adopt"))
+    }
+
+    @Test func resolvesHostNames() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let owner = try await account(control)
+        _ = try await control.createParticle(accountID: owner, name: "web")
+        _ = try await control.createParticle(accountID: owner, name: "web-8000")
+        let port = try await control.resolveHost("web-8000-\(owner).particle.localhost")
+        #expect(port.particle.name == "web")
+        #expect(port.port == 8000)
+        let plain = try await control.resolveHost("web-\(owner).particle.localhost")
+        #expect(plain.port == 80)
+        await #expect(throws: ControlError.self) { try await control.resolveHost("nope-\(owner).particle.localhost") }
+    }
+}

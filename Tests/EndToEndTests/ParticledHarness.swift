@@ -1,0 +1,139 @@
+import Foundation
+import Support
+import Testing
+
+/// A `particled` started for one test: its own state directory, network namespace, subnet and
+/// ports, and an SSH key of its own; everything is removed by `stop()` even after a failure.
+final class ParticledHarness: @unchecked Sendable {
+    // Used by one test at a time; the suite is serialized.
+    let directory: URL
+    let namespace: String
+    let subnet: String
+    let keyPath: String
+    private(set) var process: Process?
+    private(set) var sshPort = 0
+    private(set) var httpPort = 0
+    let logURL: URL
+
+    init() throws {
+        let suffix = String(UUID().uuidString.prefix(6)).lowercased()
+        directory = URL(fileURLWithPath: "/tmp/particle-e2e-\(suffix)")
+        namespace = "pte2e\(suffix)"
+        subnet = "10.231.\(Int.random(in: 1...250)).0/24"
+        keyPath = directory.appendingPathComponent("id_ed25519").path
+        logURL = directory.appendingPathComponent("particled.log")
+        let state = directory.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+
+        // Share the image built by ./test instead of building one per test.
+        let images = Self.imageCache.appendingPathComponent("images")
+        guard FileManager.default.fileExists(atPath: images.appendingPathComponent("debian-12/image.json").path) else {
+            throw HarnessError(
+                "no debian-12 image in \(images.path); run the tests with ./test, which builds it"
+                    + " (or set PARTICLE_TEST_IMAGES to a state directory that has one)")
+        }
+        try FileManager.default.createSymbolicLink(
+            at: state.appendingPathComponent("images"), withDestinationURL: images)
+        try Command.run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "e2e@test", "-f", keyPath])
+    }
+
+    static var imageCache: URL {
+        URL(fileURLWithPath: ProcessInfo.processInfo.environment["PARTICLE_TEST_IMAGES"] ?? "/var/cache/particle-test")
+    }
+
+    static var particledPath: String {
+        if let path = ProcessInfo.processInfo.environment["PARTICLED"] { return path }
+        return FileManager.default.currentDirectoryPath + "/.build/debug/particled"
+    }
+
+    var stateDirectory: URL { directory.appendingPathComponent("state") }
+
+    /// Starts particled and waits until both listeners are up.
+    func start(extraArguments: [String] = []) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.particledPath)
+        process.arguments =
+            [
+                "run", "--state-dir", stateDirectory.path, "--ssh-port", "0", "--http-port", "0",
+                "--netns", namespace, "--subnet", subnet,
+            ] + extraArguments
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let log = try FileHandle(forWritingTo: logURL)
+        _ = try log.seekToEnd()
+        process.standardError = log
+        process.standardOutput = log
+        try process.run()
+        self.process = process
+
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+            if let ssh = Self.listeningPort(text, service: "ssh"),
+                let http = Self.listeningPort(text, service: "http")
+            {
+                sshPort = ssh
+                httpPort = http
+                return
+            }
+            guard process.isRunning else {
+                throw HarnessError("particled exited at start: \(text.suffix(2000))")
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw HarnessError("particled did not start listening within 60 s")
+    }
+
+    private static func listeningPort(_ log: String, service: String) -> Int? {
+        for line in log.split(separator: "\n") where line.contains("msg=listening") && line.contains("service=\(service)") {
+            if let range = line.range(of: #"address=[0-9.]+:(\d+)"#, options: .regularExpression) {
+                return Int(line[range].split(separator: ":").last!)
+            }
+        }
+        return nil
+    }
+
+    /// Runs `ssh -p PORT 127.0.0.1 ARGS` with the harness's key (or `key`).
+    func ssh(_ arguments: String..., key: String? = nil, input: String? = nil) throws -> CommandResult {
+        try Command.runAllowingFailure(
+            "ssh",
+            [
+                "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-i", key ?? keyPath, "-p", String(sshPort),
+                "127.0.0.1",
+            ] + arguments, input: input.map { Data($0.utf8) })
+    }
+
+    /// Fetches `http://HOST:PORT/PATH` through the proxy; returns the status and body.
+    func get(host: String, path: String = "/", accept: String? = nil) throws -> (status: Int, body: String) {
+        let bodyFile = directory.appendingPathComponent("body-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: bodyFile) }
+        var arguments = ["-s", "-o", bodyFile, "-w", "%{http_code}", "--max-time", "60"]
+        if let accept { arguments += ["-H", "Accept: \(accept)"] }
+        arguments.append("http://\(host):\(httpPort)\(path)")
+        let result = try Command.runAllowingFailure("curl", arguments)
+        let body = (try? String(contentsOfFile: bodyFile, encoding: .utf8)) ?? ""
+        return (Int(result.output) ?? 0, body)
+    }
+
+    /// The daemon's log so far, for failure messages.
+    var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    /// Stops particled, kills any guest it left, and removes the namespace and files.
+    func stop() {
+        if let process, process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        let qemu = try? Command.runAllowingFailure("pgrep", ["-f", stateDirectory.path])
+        for pid in qemu?.output.split(separator: "\n").compactMap({ Int32($0) }) ?? [] {
+            kill(pid, SIGKILL)
+        }
+        _ = try? Command.runAllowingFailure("ip", ["netns", "delete", namespace])
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
