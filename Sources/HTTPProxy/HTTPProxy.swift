@@ -1,1 +1,0 @@
-// The `HTTPProxy` module; see README.md for what it does.
