@@ -50,26 +50,40 @@ enum HTTPSyntax {
 }
 
 /// Finds the blank line that ends a message head, without rescanning bytes already checked.
+///
+/// It rejects a bare LF or bare CR as soon as it sees one, because a head whose lines end in a
+/// bare LF would otherwise wait for a CRLF CRLF that never comes.
 struct HeadScanner {
+    enum Result: Equatable {
+        /// The head's length including its final CRLF CRLF.
+        case complete(Int)
+        case incomplete
+        case invalid(String)
+    }
+
     private var scanned = 0
 
-    mutating func reset() { scanned = 0 }
-
-    /// The length of the head including its final CRLF CRLF, or nil when it is incomplete.
-    mutating func headLength(in bytes: ArraySlice<UInt8>) -> Int? {
+    mutating func scan(_ bytes: ArraySlice<UInt8>) -> Result {
         let base = bytes.startIndex
-        var index = base + max(0, scanned - 3)
-        while index + 3 < bytes.endIndex {
-            if bytes[index + 3] == HTTPSyntax.lf, bytes[index + 2] == HTTPSyntax.cr,
-                bytes[index + 1] == HTTPSyntax.lf, bytes[index] == HTTPSyntax.cr
-            {
-                scanned = 0
-                return index + 4 - base
+        var index = base + scanned
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            if byte == HTTPSyntax.cr {
+                guard index + 1 < bytes.endIndex else { break }
+                guard bytes[index + 1] == HTTPSyntax.lf else { return .invalid("bare CR in message head") }
+            } else if byte == HTTPSyntax.lf {
+                guard index > base, bytes[index - 1] == HTTPSyntax.cr else {
+                    return .invalid("line ends in a bare LF instead of CRLF")
+                }
+                if index - base >= 3, bytes[index - 2] == HTTPSyntax.lf {
+                    scanned = 0
+                    return .complete(index + 1 - base)
+                }
             }
             index += 1
         }
-        scanned = bytes.count
-        return nil
+        scanned = index - base
+        return .incomplete
     }
 }
 

@@ -59,7 +59,13 @@ struct RequestParser {
             return .needMore
         }
         let requestLineLength = lineEnd + 1 - readable.startIndex
-        guard let headLength = scanner.headLength(in: readable) else {
+        let headLength: Int
+        switch scanner.scan(readable) {
+        case .complete(let length):
+            headLength = length
+        case .invalid(let reason):
+            return .error(.badRequest(reason))
+        case .incomplete:
             if readable.count - requestLineLength > limits.maxHeaderBytes {
                 return .error(HeadError(status: 431, reason: "header section is too large"))
             }

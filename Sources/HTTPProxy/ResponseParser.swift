@@ -27,7 +27,13 @@ struct ResponseParser {
 
     /// Consumes one response head from `buffer`; `requestMethod` decides whether a body follows.
     mutating func parse(_ buffer: inout ByteBuffer, requestMethod: String) -> Outcome {
-        guard let length = scanner.headLength(in: buffer.readable) else {
+        let length: Int
+        switch scanner.scan(buffer.readable) {
+        case .complete(let headLength):
+            length = headLength
+        case .invalid(let reason):
+            return .error(.badRequest(reason))
+        case .incomplete:
             if buffer.readableCount > maxHeadBytes {
                 return .error(.badRequest("response head is too large"))
             }
