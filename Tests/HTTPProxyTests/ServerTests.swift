@@ -23,17 +23,17 @@ struct ServerTests {
 
     @Test func keepAliveReuse() async throws {
         try await withServer(echoHead) { port in
-            try await blocking {
+            let (first, second) = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
                 try client.send("GET /one HTTP/1.1\r\nHost: Example.COM:8080\r\n\r\n")
                 let first = try client.readResponse()
                 try client.send("GET /two HTTP/1.1\r\nHost: example.com\r\n\r\n")
-                let second = try client.readResponse()
-                #expect(first.text == "GET /one example.com")
-                #expect(second.text == "GET /two example.com")
-                #expect(first.headers["connection"] == nil)
+                return (first, try client.readResponse())
             }
+            #expect(first.text == "GET /one example.com")
+            #expect(second.text == "GET /two example.com")
+            #expect(first.headers["connection"] == nil)
         }
     }
 
@@ -43,7 +43,7 @@ struct ServerTests {
             try? await Task.sleep(for: .milliseconds(delays[head.target] ?? 0))
             return .respond(HTTPResponse(status: 200, text: head.target))
         }) { port in
-            try await blocking {
+            let texts = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
                 var requests = ""
@@ -51,67 +51,66 @@ struct ServerTests {
                     requests += "GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n"
                 }
                 try client.send(requests)
-                #expect(try client.readResponse().text == "/slow")
-                #expect(try client.readResponse().text == "/medium")
-                #expect(try client.readResponse().text == "/fast")
+                return try (0..<3).map { _ in try client.readResponse().text }
             }
+            #expect(texts == ["/slow", "/medium", "/fast"])
         }
     }
 
     @Test func http10WithoutKeepAlive() async throws {
         try await withServer(echoHead) { port in
-            try await blocking {
+            let (response, closed) = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
                 try client.send("GET /old HTTP/1.0\r\n\r\n")
-                let response = try client.readResponse()
-                #expect(response.text == "GET /old ")
-                #expect(response.headers["connection"] == "close")
-                #expect(client.peerClosed())
+                return (try client.readResponse(), client.peerClosed())
             }
+            #expect(response.text == "GET /old ")
+            #expect(response.headers["connection"] == "close")
+            #expect(closed)
         }
     }
 
     @Test func http10WithKeepAlive() async throws {
         try await withServer(echoHead) { port in
-            try await blocking {
+            let (first, second, closed) = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
                 try client.send("GET /1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
                 let first = try client.readResponse()
-                #expect(first.headers["connection"] == "keep-alive")
                 try client.send("GET /2 HTTP/1.0\r\n\r\n")
-                #expect(try client.readResponse().text == "GET /2 ")
-                #expect(client.peerClosed())
+                return (first, try client.readResponse(), client.peerClosed())
             }
+            #expect(first.headers["connection"] == "keep-alive")
+            #expect(second.text == "GET /2 ")
+            #expect(closed)
         }
     }
 
     @Test func connectionCloseHonoured() async throws {
         try await withServer(echoHead) { port in
-            try await blocking {
+            let (response, closed) = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
                 try client.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                let response = try client.readResponse()
-                #expect(response.status == 200)
-                #expect(response.headers["connection"] == "close")
-                #expect(client.peerClosed())
+                return (try client.readResponse(), client.peerClosed())
             }
+            #expect(response.status == 200)
+            #expect(response.headers["connection"] == "close")
+            #expect(closed)
         }
     }
 
     @Test func headResponseHasNoBody() async throws {
         try await withServer(echoHead) { port in
-            try await blocking {
+            let (head, get) = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
                 try client.send("HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /g HTTP/1.1\r\nHost: x\r\n\r\n")
-                let head = try client.readResponse(forHead: true)
-                #expect(head.headers["content-length"] == "9")
-                let get = try client.readResponse()
-                #expect(get.text == "GET /g x")
+                return (try client.readResponse(forHead: true), try client.readResponse())
             }
+            #expect(head.headers["content-length"] == "9")
+            #expect(get.text == "GET /g x")
         }
     }
 
@@ -128,14 +127,15 @@ struct ServerTests {
                 "http://127.0.0.1:\(port)/",
             ])
             #expect(chunked.output == "POST 11 chunky body")
-            try await blocking {
+            let raw = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
                 try client.send(
                     "PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                         + "3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer-Field: t\r\n\r\n")
-                #expect(try client.readResponse().text == "PUT 5 abcde")
+                return try client.readResponse().text
             }
+            #expect(raw == "PUT 5 abcde")
         }
     }
 
@@ -143,17 +143,17 @@ struct ServerTests {
         try await withServer({ _ in
             .readBody(limit: 100) { _, body in HTTPResponse(status: 201, body: body) }
         }) { port in
-            try await blocking {
+            let (interim, final) = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
                 try client.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
                 let interim = try client.readResponse()
-                #expect(interim.status == 100)
                 try client.send("data")
-                let final = try client.readResponse()
-                #expect(final.status == 201)
-                #expect(final.text == "data")
+                return (interim, try client.readResponse())
             }
+            #expect(interim.status == 100)
+            #expect(final.status == 201)
+            #expect(final.text == "data")
         }
     }
 
@@ -167,44 +167,49 @@ struct ServerTests {
         }) { port in
             let declared = try await curl(["-o", "/dev/null", "-w", "%{http_code}", "--data-binary", String(repeating: "x", count: 11), "http://127.0.0.1:\(port)/"])
             #expect(declared.output == "413")
-            try await blocking {
+            let response = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
                 try client.send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n")
-                let response = try client.readResponse()
-                #expect(response.status == 413)
-                #expect(response.headers["connection"] == "close")
+                return try client.readResponse()
             }
+            #expect(response.status == 413)
+            #expect(response.headers["connection"] == "close")
             #expect(handled.started == 0)
         }
     }
 
     @Test func headerTimeoutSends408() async throws {
         try await withServer(configure: { $0.headerTimeout = .milliseconds(300) }, echoHead) { port in
-            try await blocking {
+            let (response, seconds, closed) = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
                 let started = Date()
                 try client.send("GET / HTTP/1.1\r\nHost: x\r\n")
                 let response = try client.readResponse()
-                #expect(response.status == 408)
-                #expect(Date().timeIntervalSince(started) < 3)
-                #expect(client.peerClosed())
+                return (response, Date().timeIntervalSince(started), client.peerClosed())
             }
+            #expect(response.status == 408)
+            #expect(seconds >= 0.25)
+            #expect(seconds < 3)
+            #expect(closed)
         }
     }
 
     @Test func idleTimeoutCloses() async throws {
         try await withServer(configure: { $0.idleTimeout = .milliseconds(300) }, echoHead) { port in
-            try await blocking {
+            let (status, closed, seconds) = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
                 try client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                #expect(try client.readResponse().status == 200)
+                let status = try client.readResponse().status
                 let started = Date()
-                #expect(client.peerClosed())
-                #expect(Date().timeIntervalSince(started) < 3)
+                return (status, client.peerClosed(), Date().timeIntervalSince(started))
             }
+            #expect(status == 200)
+            #expect(closed)
+            #expect(seconds >= 0.2)
+            #expect(seconds < 3)
         }
     }
 
