@@ -18,9 +18,9 @@ struct BodyDecoder {
         case done
     }
 
-    /// The longest chunk-size line accepted, extensions included.
+    /// Maximum length of a chunk-size line in bytes, extensions included.
     static let maxChunkLineBytes = 4096
-    /// The largest trailer section accepted.
+    /// Maximum size of a trailer section in bytes.
     static let maxTrailerBytes = 65536
 
     private var state: State
@@ -51,7 +51,8 @@ struct BodyDecoder {
             case .length(let remaining):
                 guard !buffer.isEmpty else { return nil }
                 let piece = buffer.read(maxCount: min(remaining, maxCount))
-                state = remaining == piece.count ? .done : .length(remaining: remaining - piece.count)
+                state =
+                    remaining == piece.count ? .done : .length(remaining: remaining - piece.count)
                 return .data(piece)
             case .untilClose:
                 guard !buffer.isEmpty else { return nil }
@@ -62,7 +63,9 @@ struct BodyDecoder {
             case .chunkData(let remaining):
                 guard !buffer.isEmpty else { return nil }
                 let piece = buffer.read(maxCount: min(remaining, maxCount))
-                state = remaining == piece.count ? .chunkDataEnd : .chunkData(remaining: remaining - piece.count)
+                state =
+                    remaining == piece.count
+                    ? .chunkDataEnd : .chunkData(remaining: remaining - piece.count)
                 return .data(piece)
             case .chunkDataEnd:
                 guard buffer.readableCount >= 2 else { return nil }
@@ -72,7 +75,9 @@ struct BodyDecoder {
                 buffer.consume(2)
                 state = .chunkSize
             case .trailers(let bytes):
-                guard let lineLength = try readTrailerLine(&buffer, seenBytes: bytes) else { return nil }
+                guard let lineLength = try readTrailerLine(&buffer, seenBytes: bytes) else {
+                    return nil
+                }
                 state = lineLength == 2 ? .done : .trailers(bytes: bytes + lineLength)
             }
         }
@@ -93,18 +98,25 @@ struct BodyDecoder {
     private func readChunkSize(_ buffer: inout ByteBuffer) throws(HeadError) -> Int? {
         let window = buffer.readable.prefix(Self.maxChunkLineBytes)
         guard let lf = window.firstIndex(of: HTTPSyntax.lf) else {
-            if window.count >= Self.maxChunkLineBytes { throw .badRequest("chunk-size line is too long") }
+            if window.count >= Self.maxChunkLineBytes {
+                throw .badRequest("chunk-size line is too long")
+            }
             return nil
         }
         guard lf > window.startIndex, window[lf - 1] == HTTPSyntax.cr else {
             throw .badRequest("chunk-size line does not end in CRLF")
         }
         let line = window[window.startIndex..<(lf - 1)]
-        let digits = line.prefix { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) }
+        let digits = line.prefix {
+            ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66)
+        }
         guard !digits.isEmpty, digits.count <= 15 else { throw .badRequest("invalid chunk size") }
-        let extensions = line[digits.endIndex...].drop { $0 == HTTPSyntax.space || $0 == HTTPSyntax.tab }
+        let extensions = line[digits.endIndex...].drop {
+            $0 == HTTPSyntax.space || $0 == HTTPSyntax.tab
+        }
         if let first = extensions.first {
-            guard first == UInt8(ascii: ";"), extensions.allSatisfy(HTTPSyntax.isFieldValueByte) else {
+            guard first == UInt8(ascii: ";"), extensions.allSatisfy(HTTPSyntax.isFieldValueByte)
+            else {
                 throw .badRequest("invalid chunk extension")
             }
         }
@@ -118,7 +130,9 @@ struct BodyDecoder {
     ) throws(HeadError) -> Int? {
         let window = buffer.readable.prefix(Self.maxTrailerBytes - seenBytes + 1)
         guard let lf = window.firstIndex(of: HTTPSyntax.lf) else {
-            if window.count > Self.maxTrailerBytes - seenBytes { throw .badRequest("trailer section is too large") }
+            if window.count > Self.maxTrailerBytes - seenBytes {
+                throw .badRequest("trailer section is too large")
+            }
             return nil
         }
         let length = lf + 1 - window.startIndex

@@ -48,7 +48,8 @@ extension Connection {
 
     /// Queues `response` with the framing fields the server owns, then writes it.
     func send(_ response: HTTPResponse, for request: ParsedRequest?, closeAfter: Bool) {
-        let keepAlive = !closeAfter && (request?.keepAlive ?? false)
+        let keepAlive =
+            !closeAfter && (request?.keepAlive ?? false)
             && !response.headers.tokens(for: "connection").contains("close")
         var headers = response.headers
         for name in ["content-length", "transfer-encoding", "connection"] { headers.remove(name) }
@@ -111,14 +112,17 @@ extension Connection {
         handler: @escaping @Sendable (HTTPRequestHead, [UInt8]) async -> HTTPResponse
     ) {
         if case .length(let length) = request.framing, length > limit {
-            sendError(status: 413, message: "request body is larger than \(limit) bytes", request: request)
+            sendError(
+                status: 413, message: "request body is larger than \(limit) bytes", request: request
+            )
             return
         }
         if request.expectsContinue, request.framing != .none {
             output.append(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
             flush()
         }
-        bodyReader = BodyReader(decoder: BodyDecoder(framing: request.framing), limit: limit, handler: handler)
+        bodyReader = BodyReader(
+            decoder: BodyDecoder(framing: request.framing), limit: limit, handler: handler)
         state = .readingBody(request)
         lastReadAt = EventLoop.now()
         continueBody()
@@ -140,7 +144,9 @@ extension Connection {
             case .data(let data):
                 guard bodyReader!.body.count + data.count <= bodyReader!.limit else {
                     let limit = bodyReader!.limit
-                    sendError(status: 413, message: "request body is larger than \(limit) bytes", request: request)
+                    sendError(
+                        status: 413, message: "request body is larger than \(limit) bytes",
+                        request: request)
                     return
                 }
                 bodyReader!.body.append(contentsOf: data)

@@ -6,7 +6,7 @@ extension Connection {
     /// How long a lingering close waits for the client to close before closing anyway.
     static let lingerTime: UInt64 = 2_000_000_000
 
-    /// The earliest deadline that applies in the current state, and which timeout it is.
+    /// Returns the earliest deadline that applies in the current state, and which timeout it is.
     private func nextDeadline() -> (deadline: UInt64, timeout: Timeout)? {
         let configuration = context.configuration
         var deadlines: [(UInt64, Timeout)] = []
@@ -52,13 +52,16 @@ extension Connection {
             updateTimer()
             return
         }
-        logger.debug("connection timed out", ["client": remoteAddress, "timeout": next.timeout.rawValue])
+        logger.debug(
+            "connection timed out", ["client": remoteAddress, "timeout": next.timeout.rawValue])
         switch next.timeout {
         case .header where !input.isEmpty:
             sendError(status: 408, message: "the request head did not arrive in time", request: nil)
         case .body:
             if case .readingBody(let request) = state {
-                sendError(status: 408, message: "the request body did not arrive in time", request: request)
+                sendError(
+                    status: 408, message: "the request body did not arrive in time",
+                    request: request)
             } else {
                 close()
             }

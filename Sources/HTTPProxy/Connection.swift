@@ -3,7 +3,7 @@ import Support
 
 /// One client connection: reads requests in order, routes each one and writes the responses.
 ///
-/// Requests are handled one at a time. While a request is routed, handled or answered the
+/// Requests are handled one at a time. While a request is routed, handled or responded to, the
 /// connection stops reading, so pipelined requests wait in the socket and stay in order.
 final class Connection: EventHandler, @unchecked Sendable {
     // @unchecked: touched only on `loop`'s thread; tasks reach it through `EventLoop.execute`.
@@ -138,7 +138,8 @@ final class Connection: EventHandler, @unchecked Sendable {
                 endOfInput()
                 return
             case .failed(let code):
-                logger.debug("client read failed", ["client": remoteAddress, "error": Socket.describe(code)])
+                logger.debug(
+                    "client read failed", ["client": remoteAddress, "error": Socket.describe(code)])
                 close()
                 return
             }
@@ -161,7 +162,7 @@ final class Connection: EventHandler, @unchecked Sendable {
         case .proxying(let exchange):
             exchange.clientEndOfFile()
         default:
-            // A head or body cut short, or the end of a lingering close: nothing more to answer.
+            // A head or body cut short, or the end of a lingering close, so no response is due.
             close()
         }
     }
@@ -178,7 +179,8 @@ final class Connection: EventHandler, @unchecked Sendable {
         case .wouldBlock:
             canWrite = false
         case .failed(let code):
-            logger.debug("client write failed", ["client": remoteAddress, "error": Socket.describe(code)])
+            logger.debug(
+                "client write failed", ["client": remoteAddress, "error": Socket.describe(code)])
             close()
             return
         }

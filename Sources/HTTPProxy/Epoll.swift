@@ -26,12 +26,14 @@ enum Epoll {
     #endif
 
     private typealias CreateFunction = @convention(c) (Int32) -> Int32
-    private typealias ControlFunction = @convention(c) (
-        Int32, Int32, Int32, UnsafeMutableRawPointer?
-    ) -> Int32
-    private typealias WaitFunction = @convention(c) (
-        Int32, UnsafeMutableRawPointer?, Int32, Int32
-    ) -> Int32
+    private typealias ControlFunction =
+        @convention(c) (
+            Int32, Int32, Int32, UnsafeMutableRawPointer?
+        ) -> Int32
+    private typealias WaitFunction =
+        @convention(c) (
+            Int32, UnsafeMutableRawPointer?, Int32, Int32
+        ) -> Int32
     private typealias EventFDFunction = @convention(c) (UInt32, Int32) -> Int32
 
     private static func lookUp<T>(_ name: String, as type: T.Type) -> T {
@@ -57,7 +59,9 @@ enum Epoll {
     }
 
     /// Calls `epoll_ctl` with an event carrying `events` and `token` as its data.
-    static func control(_ epollFD: Int32, _ operation: Int32, _ fd: Int32, events: UInt32, token: UInt64) -> Int32 {
+    static func control(
+        _ epollFD: Int32, _ operation: Int32, _ fd: Int32, events: UInt32, token: UInt64
+    ) -> Int32 {
         var event = [UInt8](repeating: 0, count: eventStride)
         return event.withUnsafeMutableBytes { bytes in
             bytes.storeBytes(of: events, toByteOffset: 0, as: UInt32.self)

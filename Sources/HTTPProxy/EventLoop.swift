@@ -37,7 +37,7 @@ final class EventLoop: @unchecked Sendable {
     private var deferred: [() -> Void] = []
     private var stopping = false
     var dateCache = DateCache()
-    /// A read buffer shared by every handler on this loop; it holds no data between calls.
+    /// A read buffer shared by every handler on this loop, which keeps no data between calls.
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
 
     init(name: String) throws(HTTPServerError) {
@@ -119,7 +119,7 @@ final class EventLoop: @unchecked Sendable {
         timers.cancel(id)
     }
 
-    /// The current CLOCK_MONOTONIC time in nanoseconds.
+    /// Returns the current CLOCK_MONOTONIC time in nanoseconds.
     static func now() -> UInt64 {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
@@ -146,17 +146,17 @@ final class EventLoop: @unchecked Sendable {
             }
             runDeferred()
             runQueuedJobs()
-            timers.popDue(now: Self.now()).forEach { $0() }
+            for action in timers.popDue(now: Self.now()) { action() }
         }
         shutDown()
     }
 
-    /// Runs the jobs deferred so far; jobs they defer wait for the next iteration, so that
-    /// a connection that keeps re-deferring work cannot keep epoll from running.
+    /// Runs the jobs deferred so far. Jobs that they defer wait for the next iteration, so a
+    /// connection that keeps deferring work cannot keep epoll from running.
     private func runDeferred() {
         let batch = deferred
         deferred.removeAll()
-        batch.forEach { $0() }
+        for job in batch { job() }
     }
 
     private func runQueuedJobs() {
@@ -164,7 +164,7 @@ final class EventLoop: @unchecked Sendable {
             defer { jobs.queue.removeAll() }
             return jobs.queue
         }
-        batch.forEach { $0() }
+        for job in batch { job() }
     }
 
     /// Closes every handler, then runs the jobs queued before the stop so that they can release

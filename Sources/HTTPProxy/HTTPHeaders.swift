@@ -27,12 +27,12 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         fields.first { Self.namesMatch($0.name, name) }?.value
     }
 
-    /// Every value of the fields named `name`, in order.
+    /// Returns every value of the fields named `name`, in order.
     public func values(for name: String) -> [String] {
         fields.filter { Self.namesMatch($0.name, name) }.map(\.value)
     }
 
-    /// Whether at least one field is named `name`.
+    /// Returns whether at least one field is named `name`.
     public func contains(_ name: String) -> Bool {
         fields.contains { Self.namesMatch($0.name, name) }
     }
@@ -58,10 +58,10 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         fields.removeAll { predicate($0.name.lowercased()) }
     }
 
-    /// The comma-separated list elements of every field named `name`, trimmed and lowercased.
+    /// Returns the comma-separated list elements of the fields named `name`, trimmed and lowercased.
     ///
-    /// Used for list-valued fields such as `Connection` and `Transfer-Encoding`; empty elements
-    /// are skipped as RFC 9110 §5.6.1 allows.
+    /// Used for list-valued fields such as `Connection` and `Transfer-Encoding`. Empty elements
+    /// are skipped, as RFC 9110 §5.6.1 allows.
     public func tokens(for name: String) -> [String] {
         values(for: name).flatMap { value in
             value.split(separator: ",").compactMap { element in
@@ -77,7 +77,7 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 }
 
 extension StringProtocol {
-    /// The string without leading and trailing spaces and horizontal tabs (OWS in RFC 9110).
+    /// Returns the string without leading and trailing spaces and horizontal tabs (OWS in RFC 9110).
     func trimmingOWS() -> String {
         let isOWS: (Character) -> Bool = { $0 == " " || $0 == "\t" }
         guard let first = firstIndex(where: { !isOWS($0) }) else { return "" }

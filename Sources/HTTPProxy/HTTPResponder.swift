@@ -17,7 +17,7 @@ public enum HTTPAction: Sendable {
 
     /// Reads the whole request body, then sends what `handler` returns.
     ///
-    /// The server answers 413 without calling `handler` when the body is longer than `limit`
+    /// The server responds 413 without calling `handler` when the body is longer than `limit`
     /// bytes, and sends `100 Continue` first when an HTTP/1.1 client sent
     /// `Expect: 100-continue`. A request with neither `Content-Length` nor
     /// `Transfer-Encoding` has an empty body (RFC 9112 §6.3), so the server never answers 411.
@@ -32,7 +32,7 @@ public enum HTTPAction: Sendable {
     case proxy(ProxyTarget)
 }
 
-/// Where and how to forward a request.
+/// An upstream to forward a request to, with the callbacks the exchange reports to.
 public struct ProxyTarget: Sendable {
     /// Returns a connected TCP socket to the upstream; the server takes ownership of it.
     ///

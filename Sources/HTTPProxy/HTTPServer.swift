@@ -12,11 +12,11 @@ public final class HTTPServer: Sendable {
         public var port: Int
         /// The number of event-loop threads; connections are spread over them round-robin.
         public var eventLoopCount = 1
-        /// Longest request line accepted; a longer one gets 414.
+        /// Maximum length of the request line in bytes; a longer one gets 414.
         public var maxRequestLineBytes = 8 * 1024
-        /// Largest header section accepted, field lines and their CRLFs; a larger one gets 431.
+        /// Maximum size of the header section in bytes, CRLFs included; a larger one gets 431.
         public var maxHeaderBytes = 64 * 1024
-        /// Most header field lines accepted in one request; more get 431.
+        /// Maximum number of header field lines in one request; more get 431.
         public var maxHeaderCount = 100
         /// Time allowed from the first byte of a request (or from accept) to its last header
         /// byte; past it the server sends 408 and closes.
@@ -69,9 +69,11 @@ public final class HTTPServer: Sendable {
         let configuration = context.configuration
         try state.withLock { state in
             guard case .idle = state else {
-                throw HTTPServerError.invalidState("start the HTTP server", "it was already started")
+                throw HTTPServerError.invalidState(
+                    "start the HTTP server", "it was already started")
             }
-            let (listener, port) = try Listener.bind(host: configuration.host, port: configuration.port)
+            let (listener, port) = try Listener.bind(
+                host: configuration.host, port: configuration.port)
             var loops: [EventLoop] = []
             do {
                 for index in 0..<max(1, configuration.eventLoopCount) {
@@ -81,7 +83,7 @@ public final class HTTPServer: Sendable {
                 Glibc.close(listener)
                 throw error
             }
-            loops.forEach { $0.start() }
+            for loop in loops { loop.start() }
             let acceptor = Acceptor(fd: listener, loops: loops, context: context)
             loops[0].execute { acceptor.start() }
             state = .running(listener: listener, port: port, loops: loops)
@@ -98,12 +100,12 @@ public final class HTTPServer: Sendable {
         }
         guard !loops.isEmpty else { return }
         // Loop 0 owns the listening socket and closes it when it stops.
-        loops.forEach { $0.stop() }
+        for loop in loops { loop.stop() }
         context.logger.info("stopped", ["port": "\(port)"])
     }
 }
 
-/// What every connection of one server shares.
+/// The configuration, responder and logger shared by every connection of one server.
 final class ServerContext: Sendable {
     let configuration: HTTPServer.Configuration
     let responder: any HTTPResponder

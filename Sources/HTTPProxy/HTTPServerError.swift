@@ -24,7 +24,9 @@ public struct HTTPServerError: Error, CustomStringConvertible, Sendable {
     static func invalidAddress(host: String, port: Int, detail: String) -> HTTPServerError {
         HTTPServerError(
             code: .invalidAddress,
-            message: "cannot listen on \(host):\(port): \(detail); use an IP address or a local host name")
+            message:
+                "cannot listen on \(host):\(port): \(detail); use an IP address or a local host name"
+        )
     }
 
     static func invalidState(_ operation: String, _ detail: String) -> HTTPServerError {
@@ -33,11 +35,12 @@ public struct HTTPServerError: Error, CustomStringConvertible, Sendable {
 
     static func system(operation: String, code: Int32) -> HTTPServerError {
         HTTPServerError(
-            code: .system, message: "failed to \(operation): \(Socket.describe(code)) (errno \(code))")
+            code: .system,
+            message: "failed to \(operation): \(Socket.describe(code)) (errno \(code))")
     }
 }
 
-/// Why a proxied exchange failed, passed to `ProxyTarget.unavailable`.
+/// A failure of a proxied exchange, passed to `ProxyTarget.unavailable`.
 public struct ProxyError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
         /// The upstream sent something that is not a valid HTTP/1.x response.

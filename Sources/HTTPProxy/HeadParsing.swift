@@ -1,4 +1,4 @@
-/// A message head that cannot be accepted, with the status a server answers it with.
+/// A rejected message head, with the status a server responds with.
 struct HeadError: Error, Equatable, CustomStringConvertible {
     var status: Int
     var reason: String
@@ -35,7 +35,7 @@ enum HTTPSyntax {
         !bytes.isEmpty && bytes.allSatisfy(isTokenByte)
     }
 
-    /// Whether `byte` may appear in a field value: VCHAR, obs-text, SP or HTAB.
+    /// Returns whether `byte` may appear in a field value: VCHAR, obs-text, SP or HTAB.
     static func isFieldValueByte(_ byte: UInt8) -> Bool {
         byte == space || byte == tab || (byte >= 0x21 && byte != 0x7F)
     }
@@ -51,7 +51,7 @@ enum HTTPSyntax {
 
 /// Finds the blank line that ends a message head, without rescanning bytes already checked.
 ///
-/// It rejects a bare LF or bare CR as soon as it sees one, because a head whose lines end in a
+/// It rejects a bare LF or bare CR as soon as it finds one, because a head whose lines end in a
 /// bare LF would otherwise wait for a CRLF CRLF that never comes.
 struct HeadScanner {
     enum Result: Equatable {
@@ -70,7 +70,9 @@ struct HeadScanner {
             let byte = bytes[index]
             if byte == HTTPSyntax.cr {
                 guard index + 1 < bytes.endIndex else { break }
-                guard bytes[index + 1] == HTTPSyntax.lf else { return .invalid("bare CR in message head") }
+                guard bytes[index + 1] == HTTPSyntax.lf else {
+                    return .invalid("bare CR in message head")
+                }
             } else if byte == HTTPSyntax.lf {
                 guard index > base, bytes[index - 1] == HTTPSyntax.cr else {
                     return .invalid("line ends in a bare LF instead of CRLF")
@@ -167,7 +169,8 @@ enum HeadParsing {
     /// Parses `HTTP/x.y`; returns nil when the text is not an HTTP version at all.
     static func version(_ bytes: ArraySlice<UInt8>) -> HTTPVersion? {
         let text = Array(bytes)
-        guard text.count == 8, text[0..<5].elementsEqual("HTTP/".utf8), text[6] == UInt8(ascii: "."),
+        guard text.count == 8, text[0..<5].elementsEqual("HTTP/".utf8),
+            text[6] == UInt8(ascii: "."),
             let major = digit(text[5]), let minor = digit(text[7])
         else { return nil }
         return HTTPVersion(major: major, minor: minor)

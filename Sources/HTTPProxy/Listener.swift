@@ -20,8 +20,13 @@ enum Listener {
         }
         defer { freeaddrinfo(results) }
 
-        let fd = socket(address.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard fd >= 0 else { throw .system(operation: "create a socket for \(host):\(port)", code: errno) }
+        let fd = socket(
+            address.pointee.ai_family,
+            Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+                | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else {
+            throw .system(operation: "create a socket for \(host):\(port)", code: errno)
+        }
         var one: Int32 = 1
         _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         guard Glibc.bind(fd, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 else {
@@ -42,7 +47,9 @@ enum Listener {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let status = withUnsafeMutablePointer(to: &storage) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getsockname(fd, $0, &length)
+            }
         }
         guard status == 0 else { return nil }
         let family = Int32(storage.ss_family)
@@ -145,7 +152,8 @@ final class Acceptor: EventHandler, @unchecked Sendable {
         nextLoop += 1
         let context = context
         let queued = loop.execute {
-            Connection(fd: client, loop: loop, context: context, remoteAddress: remoteAddress).start()
+            Connection(fd: client, loop: loop, context: context, remoteAddress: remoteAddress)
+                .start()
         }
         if !queued { Glibc.close(client) }
     }

@@ -71,7 +71,7 @@ extension ProxyExchange {
         }
     }
 
-    /// The client closed its side of the connection.
+    /// Handles the client closing its side of the connection.
     func clientEndOfFile() {
         switch phase {
         case .tunnel:
@@ -83,7 +83,8 @@ extension ProxyExchange {
                 clientHalfClosed = true
                 keepAlive = false
             } else {
-                context.logger.debug("client closed before its request body ended", ["host": request.head.host])
+                context.logger.debug(
+                    "client closed before its request body ended", ["host": request.head.host])
                 end()
                 connection.close()
             }
@@ -94,7 +95,8 @@ extension ProxyExchange {
 
     /// Writes the upstream's queue until it is empty or the socket would block.
     func flushUpstream() {
-        guard upstreamFD >= 0, canWriteUpstream, !upstreamOutput.isEmpty, !upstreamWriteFailed else {
+        guard upstreamFD >= 0, canWriteUpstream, !upstreamOutput.isEmpty, !upstreamWriteFailed
+        else {
             return
         }
         let before = upstreamOutput.count
@@ -107,7 +109,8 @@ extension ProxyExchange {
             upstreamWriteFailed = true
             upstreamOutput = OutputQueue()
             context.logger.debug(
-                "upstream write failed", ["host": request.head.host, "error": Socket.describe(code)])
+                "upstream write failed",
+                ["host": request.head.host, "error": Socket.describe(code)])
             if case .tunnel = phase {
                 end()
                 connection.closeAfterFlush()

@@ -6,7 +6,8 @@ extension ProxyExchange {
     var wantsUpstreamInput: Bool {
         switch phase {
         case .awaitingResponse, .streamingResponse, .tunnel:
-            return connection.output.count < highWaterMark && upstreamInput.readableCount < highWaterMark
+            return connection.output.count < highWaterMark
+                && upstreamInput.readableCount < highWaterMark
         case .connecting, .finished:
             return false
         }
@@ -18,7 +19,7 @@ extension ProxyExchange {
         readUpstream()
     }
 
-    /// The client's write queue has room again.
+    /// Resumes the response once the client's write queue has room again.
     func clientOutputDrained() {
         if case .streamingResponse = phase { pumpResponseBody() }
         driveUpstream()
@@ -67,7 +68,9 @@ extension ProxyExchange {
                 switch responseParser.parse(&upstreamInput, requestMethod: request.head.method) {
                 case .needMore:
                     if upstreamClosed {
-                        fail(ProxyError.connectionLost("the upstream closed before sending a response"))
+                        fail(
+                            ProxyError.connectionLost(
+                                "the upstream closed before sending a response"))
                     }
                     return
                 case .error(let error):
@@ -146,9 +149,12 @@ extension ProxyExchange {
                 connection.flush()
                 return
             case .data(let data):
-                connection.output.append(clientFraming == .chunked ? ResponseEncoding.chunk(data) : Array(data))
+                connection.output.append(
+                    clientFraming == .chunked ? ResponseEncoding.chunk(data) : Array(data))
             case .end:
-                if clientFraming == .chunked { connection.output.append(ResponseEncoding.lastChunk) }
+                if clientFraming == .chunked {
+                    connection.output.append(ResponseEncoding.lastChunk)
+                }
                 complete()
                 return
             }
@@ -166,8 +172,8 @@ extension ProxyExchange {
     }
 
     private func startTunnel(_ response: ParsedResponse) {
-        // NOTE: an upgrade request that carries a body is not supported; the protocol switch
-        // must wait for the body to end (RFC 9110 §7.8), which this exchange does not track.
+        // NOTE: an upgrade request that carries a body gets 502. The protocol switch would
+        // have to wait for the body to end (RFC 9110 §7.8), and this exchange does not track it.
         guard request.wantsUpgrade, requestBodyDone else {
             fail(ProxyError.invalidResponse("101 Switching Protocols without an upgrade request"))
             return

@@ -147,7 +147,7 @@ final class ProxyExchange: EventHandler, @unchecked Sendable {
         }
     }
 
-    /// The client connection closed; drop the upstream side too.
+    /// Closes the upstream side after the client connection closed.
     func clientClosed() {
         guard !isFinished else { return }
         context.logger.debug("client closed during proxy exchange", ["host": request.head.host])

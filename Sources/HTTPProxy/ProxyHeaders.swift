@@ -19,7 +19,7 @@ enum ProxyHeaders {
         }
     }
 
-    /// The request head sent upstream: origin-form target, HTTP/1.1, forwarding fields and
+    /// Encodes the request head sent upstream: origin-form target, HTTP/1.1, forwarding fields and
     /// the framing of the body that follows.
     static func upstreamRequestHead(
         _ request: ParsedRequest, configuration: HTTPServer.Configuration
@@ -43,12 +43,15 @@ enum ProxyHeaders {
             forwarded += ";host=\(forwardedValue(request.hostField))"
         }
         headers.add(name: "Forwarded", value: forwarded + ";proto=\(forwardedValue(proto))")
-        headers.add(name: "Via", value: "\(head.version.major).\(head.version.minor) \(configuration.viaName)")
+        headers.add(
+            name: "Via",
+            value: "\(head.version.major).\(head.version.minor) \(configuration.viaName)")
 
         switch request.framing {
         case .length(let length): headers.add(name: "Content-Length", value: "\(length)")
         case .chunked: headers.add(name: "Transfer-Encoding", value: "chunked")
-        case .none, .untilClose: if hadContentLength { headers.add(name: "Content-Length", value: "0") }
+        case .none, .untilClose:
+            if hadContentLength { headers.add(name: "Content-Length", value: "0") }
         }
         headers.add(name: "Connection", value: request.wantsUpgrade ? "upgrade" : "close")
 
@@ -58,7 +61,7 @@ enum ProxyHeaders {
         return Array(text.utf8)
     }
 
-    /// How the proxy frames a response body for its client.
+    /// The framing the proxy uses for a response body sent to its client.
     enum ClientFraming {
         case none
         /// The upstream's `Content-Length` is kept and the bytes pass through.
@@ -68,9 +71,10 @@ enum ProxyHeaders {
         case untilClose
     }
 
-    /// The response head sent to the client for a final (2xx-5xx) upstream response.
+    /// Encodes the response head sent to the client for a final (2xx-5xx) upstream response.
     static func clientResponseHead(
-        _ response: ParsedResponse, framing: ClientFraming, keepAlive: Bool, clientVersion: HTTPVersion
+        _ response: ParsedResponse, framing: ClientFraming, keepAlive: Bool,
+        clientVersion: HTTPVersion
     ) -> [UInt8] {
         var headers = response.headers
         removeHopByHop(&headers, keepUpgrade: false)
@@ -92,18 +96,20 @@ enum ProxyHeaders {
         } else if clientVersion == .http1_0 {
             headers.add(name: "Connection", value: "keep-alive")
         }
-        return ResponseEncoding.head(status: response.status, reason: response.reason, headers: headers)
+        return ResponseEncoding.head(
+            status: response.status, reason: response.reason, headers: headers)
     }
 
-    /// The head of an interim (1xx) response, or of `101 Switching Protocols` when `upgrade`.
+    /// Encodes the head of an interim (1xx) response, or of `101 Switching Protocols` when `upgrade`.
     static func interimResponseHead(_ response: ParsedResponse, upgrade: Bool) -> [UInt8] {
         var headers = response.headers
         removeHopByHop(&headers, keepUpgrade: upgrade)
         if upgrade { headers.add(name: "Connection", value: "upgrade") }
-        return ResponseEncoding.head(status: response.status, reason: response.reason, headers: headers)
+        return ResponseEncoding.head(
+            status: response.status, reason: response.reason, headers: headers)
     }
 
-    /// A `Forwarded` node (RFC 7239 §6): IPv6 addresses are bracketed and quoted.
+    /// Formats a `Forwarded` node (RFC 7239 §6), bracketing and quoting an IPv6 address.
     private static func forwardedNode(_ address: String) -> String {
         address.contains(":") ? "\"[\(address)]\"" : address
     }

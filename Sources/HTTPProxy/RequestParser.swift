@@ -1,4 +1,4 @@
-/// How the end of a message body is found (RFC 9112 §6.3).
+/// The rule that finds where a message body ends (RFC 9112 §6.3).
 enum BodyFraming: Equatable {
     /// The message has no body.
     case none
@@ -44,12 +44,13 @@ struct RequestParser {
 
     /// Consumes one complete request head from `buffer` when it has arrived.
     mutating func parse(_ buffer: inout ByteBuffer, remoteAddress: String) -> Outcome {
-        // RFC 9112 §2.2 asks servers to skip empty lines sent before a request line.
+        // RFC 9112 §2.2 recommends that servers skip empty lines sent before a request line.
         while buffer.readable.starts(with: [HTTPSyntax.cr, HTTPSyntax.lf]) {
             skippedEmptyLines += 1
             guard skippedEmptyLines <= 8 else { return .error(.badRequest("too many empty lines")) }
             buffer.consume(2)
         }
+
         let readable = buffer.readable
         let lineWindow = readable.prefix(limits.maxRequestLineBytes + 2)
         guard let lineEnd = lineWindow.firstIndex(of: HTTPSyntax.lf) else {
@@ -58,6 +59,7 @@ struct RequestParser {
             }
             return .needMore
         }
+
         let requestLineLength = lineEnd + 1 - readable.startIndex
         let headLength: Int
         switch scanner.scan(readable) {
@@ -74,6 +76,7 @@ struct RequestParser {
         guard headLength - requestLineLength <= limits.maxHeaderBytes else {
             return .error(HeadError(status: 431, reason: "header section is too large"))
         }
+
         let head = readable.prefix(headLength)
         buffer.consume(headLength)
         skippedEmptyLines = 0

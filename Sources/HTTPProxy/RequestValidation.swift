@@ -53,7 +53,7 @@ enum RequestValidation {
         return (authority, pathAndQuery)
     }
 
-    /// The lowercased host of `uri-host [":" port]`, or "" for an empty value.
+    /// Returns the lowercased host of `uri-host [":" port]`, or "" for an empty value.
     static func host(fromAuthority authority: String) throws(HeadError) -> String {
         var host = Substring(authority)
         var port: Substring = ""
@@ -75,14 +75,19 @@ enum RequestValidation {
             }
             // reg-name and IPv4address characters (RFC 3986 §3.2.2).
             let allowed = "-._~!$&'()*+,;=%"
-            guard host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || allowed.contains($0)) })
+            guard
+                host.allSatisfy({
+                    $0.isASCII && ($0.isLetter || $0.isNumber || allowed.contains($0))
+                })
             else { throw .badRequest("invalid Host") }
         }
-        guard port.allSatisfy({ $0.isASCII && $0.isNumber }) else { throw .badRequest("invalid Host") }
+        guard port.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw .badRequest("invalid Host")
+        }
         return host.lowercased()
     }
 
-    /// The request body framing (RFC 9112 §6.1-§6.3), rejecting every ambiguous combination.
+    /// Determines the request body framing (RFC 9112 §6.1-§6.3), rejecting any ambiguity.
     static func framing(of head: HTTPRequestHead) throws(HeadError) -> BodyFraming {
         let lengths = head.headers.values(for: "content-length")
         if head.headers.contains("transfer-encoding") {
@@ -109,7 +114,7 @@ enum RequestValidation {
         return length == 0 ? .none : .length(length)
     }
 
-    /// Whether the client lets the connection persist after this request (RFC 9112 §9.3).
+    /// Returns whether the client lets the connection persist after this request (RFC 9112 §9.3).
     static func keepAlive(_ head: HTTPRequestHead) -> Bool {
         let options = head.headers.tokens(for: "connection")
         if options.contains("close") { return false }

@@ -12,12 +12,12 @@ enum ResponseEncoding {
         return Array(text.utf8)
     }
 
-    /// Whether a response with `status` carries no body whatever its header fields say.
+    /// Returns whether a response with `status` has no body, whatever its header fields state.
     static func statusForbidsBody(_ status: Int) -> Bool {
         status < 200 || status == 204 || status == 304
     }
 
-    /// The standard reason phrase of `status` (RFC 9110 §15), or "Unknown".
+    /// Returns the standard reason phrase of `status` (RFC 9110 §15), or "Unknown".
     static func reasonPhrase(_ status: Int) -> String {
         switch status {
         case 100: "Continue"
@@ -87,7 +87,8 @@ struct DateCache {
             gmtime_r(&now, &parts)
             var buffer = [CChar](repeating: 0, count: 64)
             let length = strftime(&buffer, buffer.count, "%a, %d %b %Y %H:%M:%S GMT", &parts)
-            text = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            text = String(
+                decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
         return text
     }

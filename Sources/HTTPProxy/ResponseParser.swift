@@ -8,7 +8,7 @@ struct ParsedResponse {
 
 /// Parses and validates response heads read from an upstream (RFC 9112 §4, §6.3).
 ///
-/// Anything this rejects makes the proxy answer 502, so the `HeadError` status is not used.
+/// Anything this rejects makes the proxy respond 502, so the `HeadError` status is not used.
 struct ResponseParser {
     enum Outcome {
         case needMore
@@ -39,7 +39,9 @@ struct ResponseParser {
             }
             return .needMore
         }
-        guard length <= maxHeadBytes else { return .error(.badRequest("response head is too large")) }
+        guard length <= maxHeadBytes else {
+            return .error(.badRequest("response head is too large"))
+        }
         let head = buffer.readable.prefix(length)
         buffer.consume(length)
         do {
@@ -75,10 +77,11 @@ struct ResponseParser {
         return ParsedResponse(
             status: status, reason: String(decoding: reasonBytes.dropFirst(), as: UTF8.self),
             headers: headers,
-            framing: try Self.framing(status: status, headers: headers, requestMethod: requestMethod))
+            framing: try Self.framing(
+                status: status, headers: headers, requestMethod: requestMethod))
     }
 
-    /// The response body framing (RFC 9112 §6.3), treating any ambiguity as invalid.
+    /// Determines the response body framing (RFC 9112 §6.3), treating any ambiguity as invalid.
     static func framing(
         status: Int, headers: HTTPHeaders, requestMethod: String
     ) throws(HeadError) -> BodyFraming {

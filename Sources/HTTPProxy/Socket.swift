@@ -57,7 +57,8 @@ enum Socket {
     /// Disables Nagle's algorithm, so that small responses leave without delay.
     static func setNoDelay(_ fd: Int32) {
         var one: Int32 = 1
-        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(
+            fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
     /// The numeric address of a peer, without its port (`127.0.0.1`, `::1`).
@@ -82,7 +83,8 @@ enum Socket {
         default:
             return "unknown"
         }
-        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(
+            decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The text of an `errno` value, for log lines and error messages.

@@ -64,7 +64,9 @@ struct TimerHeap {
             let right = left + 1
             var smallest = parent
             if left < heap.count, heap[left].deadline < heap[smallest].deadline { smallest = left }
-            if right < heap.count, heap[right].deadline < heap[smallest].deadline { smallest = right }
+            if right < heap.count, heap[right].deadline < heap[smallest].deadline {
+                smallest = right
+            }
             guard smallest != parent else { return }
             heap.swapAt(parent, smallest)
             parent = smallest

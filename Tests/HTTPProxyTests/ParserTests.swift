@@ -4,12 +4,14 @@ import Testing
 
 @Suite("Parsers")
 struct ParserTests {
-    let limits = RequestParser.Limits(maxRequestLineBytes: 8192, maxHeaderBytes: 65536, maxHeaderCount: 100)
+    let limits = RequestParser.Limits(
+        maxRequestLineBytes: 8192, maxHeaderBytes: 65536, maxHeaderCount: 100)
 
     @Test func requestArrivingByteByByte() throws {
         var parser = RequestParser(limits: limits)
         var buffer = ByteBuffer()
-        let text = "\r\nPOST /x HTTP/1.1\r\nHost: [::1]:8080\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+        let text =
+            "\r\nPOST /x HTTP/1.1\r\nHost: [::1]:8080\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
         var parsed: ParsedRequest?
         for byte in text.utf8 {
             buffer.append(contentsOf: [byte])
@@ -37,7 +39,8 @@ struct ParserTests {
             var parser = RequestParser(limits: limits)
             var buffer = ByteBuffer()
             buffer.append(contentsOf: text.utf8)
-            guard case .request(let request) = parser.parse(&buffer, remoteAddress: "127.0.0.1") else {
+            guard case .request(let request) = parser.parse(&buffer, remoteAddress: "127.0.0.1")
+            else {
                 Issue.record("not parsed: \(text)")
                 continue
             }
@@ -46,7 +49,9 @@ struct ParserTests {
     }
 
     @Test func chunkedBodySplitAnywhere() throws {
-        let wire = Array("4;name=value\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nExpires: never\r\n\r\nNEXT".utf8)
+        let wire = Array(
+            "4;name=value\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nExpires: never\r\n\r\nNEXT"
+                .utf8)
         for split in 0...wire.count {
             var decoder = BodyDecoder(framing: .chunked)
             var buffer = ByteBuffer()
@@ -63,7 +68,9 @@ struct ParserTests {
                 }
             }
             #expect(ended, "split at \(split)")
-            #expect(String(decoding: body, as: UTF8.self) == "Wikipedia in\r\n\r\nchunks.", "split at \(split)")
+            #expect(
+                String(decoding: body, as: UTF8.self) == "Wikipedia in\r\n\r\nchunks.",
+                "split at \(split)")
             #expect(String(decoding: buffer.readable, as: UTF8.self) == "NEXT", "split at \(split)")
         }
     }
@@ -85,7 +92,10 @@ struct ParserTests {
             ("GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", .chunked),
             ("GET", "HTTP/1.0 200 OK\r\n\r\n", .untilClose),
             ("GET", "HTTP/1.1 200\r\n\r\n", .untilClose),
-            ("GET", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", nil),
+            (
+                "GET", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+                nil
+            ),
             ("GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", nil),
             ("GET", "HTTP/2 200 OK\r\n\r\n", nil),
             ("GET", "HTTP/1.1 99 Low\r\n\r\n", nil),

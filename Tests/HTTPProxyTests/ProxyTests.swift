@@ -6,7 +6,9 @@ import Testing
 @testable import HTTPProxy
 
 /// Reads one request (head and Content-Length or chunked body) and returns its body.
-func readRequest(_ socket: BlockingSocket, _ upstream: TestUpstream) throws -> (head: String, body: [UInt8]) {
+func readRequest(_ socket: BlockingSocket, _ upstream: TestUpstream) throws -> (
+    head: String, body: [UInt8]
+) {
     let head = try upstream.readRequestHead(socket)
     if headerValue("transfer-encoding", in: head) == "chunked" {
         return (head, try socket.readChunkedBody())
@@ -21,7 +23,9 @@ func echoUpstream() throws -> TestUpstream {
         let (head, body) = try readRequest(socket, upstream)
         let method = head.split(separator: " ")[0]
         let text = Array("\(method) \(body.count) ".utf8) + body
-        try socket.send("HTTP/1.1 200 OK\r\nContent-Length: \(text.count)\r\nKeep-Alive: timeout=5\r\nX-Upstream: yes\r\n\r\n")
+        try socket.send(
+            "HTTP/1.1 200 OK\r\nContent-Length: \(text.count)\r\nKeep-Alive: timeout=5\r\nX-Upstream: yes\r\n\r\n"
+        )
         try socket.send(text)
     }
 }
@@ -32,7 +36,8 @@ struct ProxyTests {
         let upstream = try echoUpstream()
         defer { upstream.stop() }
         let counter = ExchangeCounter()
-        try await withServer({ _ in .proxy(proxyTarget(port: upstream.port, counter: counter)) }) { port in
+        try await withProxy(to: proxyTarget(port: upstream.port, counter: counter)) {
+            port in
             let response = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
@@ -54,7 +59,9 @@ struct ProxyTests {
             #expect(headerValue("x-forwarded-for", in: head) == "127.0.0.1")
             #expect(headerValue("x-forwarded-proto", in: head) == "http")
             #expect(headerValue("x-forwarded-host", in: head) == "app.example:8080")
-            #expect(headerValue("forwarded", in: head) == "for=127.0.0.1;host=\"app.example:8080\";proto=http")
+            #expect(
+                headerValue("forwarded", in: head)
+                    == "for=127.0.0.1;host=\"app.example:8080\";proto=http")
             #expect(headerValue("via", in: head) == "1.1 particle")
             for name in ["x-secret", "keep-alive", "te", "proxy-authorization"] {
                 #expect(headerValue(name, in: head) == nil, "\(name) was forwarded")
@@ -67,7 +74,7 @@ struct ProxyTests {
     @Test func postContentLengthAndChunked() async throws {
         let upstream = try echoUpstream()
         defer { upstream.stop() }
-        try await withServer({ _ in .proxy(proxyTarget(port: upstream.port)) }) { port in
+        try await withProxy(to: proxyTarget(port: upstream.port)) { port in
             let plain = try await curl(["--data-binary", "name=web", "http://127.0.0.1:\(port)/"])
             #expect(plain.output == "POST 8 name=web")
             let chunked = try await curl([
@@ -90,10 +97,13 @@ struct ProxyTests {
             try sendPattern(socket, count: size)
         }
         defer { upstream.stop() }
-        try await withServer({ _ in .proxy(proxyTarget(port: upstream.port)) }) { port in
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("http-\(UUID()).bin")
+        try await withProxy(to: proxyTarget(port: upstream.port)) { port in
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "http-\(UUID()).bin")
             defer { try? FileManager.default.removeItem(at: file) }
-            let result = try await curl(["-o", file.path, "-w", "%{http_code}", "http://127.0.0.1:\(port)/big"])
+            let result = try await curl([
+                "-o", file.path, "-w", "%{http_code}", "http://127.0.0.1:\(port)/big",
+            ])
             #expect(result.output == "200")
             let data = try Data(contentsOf: file)
             #expect(data.count == size)
@@ -107,7 +117,8 @@ struct ProxyTests {
         let upstream = try TestUpstream { socket, upstream in
             _ = try readRequest(socket, upstream)
             var small: Int32 = 64 * 1024
-            _ = setsockopt(socket.fd, SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+            _ = setsockopt(
+                socket.fd, SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size))
             try socket.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
             let chunk = [UInt8](repeating: 0x61, count: 1 << 16)
             while written.withLock({ $0 }) < size {
@@ -117,7 +128,7 @@ struct ProxyTests {
             try socket.send("0\r\n\r\n")
         }
         defer { upstream.stop() }
-        try await withServer({ _ in .proxy(proxyTarget(port: upstream.port)) }) { port in
+        try await withProxy(to: proxyTarget(port: upstream.port)) { port in
             let (sentWhilePaused, response) = try await blocking {
                 let client = try BlockingSocket(port: port, receiveBuffer: 64 * 1024)
                 defer { client.close() }
@@ -136,10 +147,11 @@ struct ProxyTests {
     @Test func headHasNoBody() async throws {
         let upstream = try TestUpstream { socket, upstream in
             _ = try readRequest(socket, upstream)
-            try socket.send("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nContent-Type: text/plain\r\n\r\n")
+            try socket.send(
+                "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nContent-Type: text/plain\r\n\r\n")
         }
         defer { upstream.stop() }
-        try await withServer({ _ in .proxy(proxyTarget(port: upstream.port)) }) { port in
+        try await withProxy(to: proxyTarget(port: upstream.port)) { port in
             let result = try await curl(["-I", "http://127.0.0.1:\(port)/file"])
             #expect(result.status == 0)
             #expect(result.output.contains("Content-Length: 1000"))
@@ -150,7 +162,8 @@ struct ProxyTests {
         let upstream = try TestUpstream { socket, upstream in
             let (head, _) = try readRequest(socket, upstream)
             if head.hasPrefix("GET /chunked ") {
-                try socket.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+                try socket.send(
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
             } else if head.hasPrefix("GET /close ") {
                 try socket.send("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil close")
             } else {
@@ -159,7 +172,8 @@ struct ProxyTests {
         }
         defer { upstream.stop() }
         let counter = ExchangeCounter()
-        try await withServer({ _ in .proxy(proxyTarget(port: upstream.port, counter: counter)) }) { port in
+        try await withProxy(to: proxyTarget(port: upstream.port, counter: counter)) {
+            port in
             let responses = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
@@ -188,7 +202,8 @@ struct ProxyTests {
     @Test func refusedUpstreamGets502() async throws {
         let port = try unusedPort()
         let counter = ExchangeCounter()
-        try await withServer({ _ in .proxy(proxyTarget(port: port, counter: counter)) }) { serverPort in
+        try await withProxy(to: proxyTarget(port: port, counter: counter)) {
+            serverPort in
             let result = try await curl(["-w", "\n%{http_code}", "http://127.0.0.1:\(serverPort)/"])
             #expect(result.output == "502 Bad Gateway: upstream unavailable\n\n502")
             #expect(await counter.waitForFinished(1))
@@ -199,11 +214,14 @@ struct ProxyTests {
     @Test func invalidUpstreamResponseGets502() async throws {
         let upstream = try TestUpstream { socket, upstream in
             _ = try readRequest(socket, upstream)
-            try socket.send("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello")
+            try socket.send(
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello")
         }
         defer { upstream.stop() }
-        try await withServer({ _ in .proxy(proxyTarget(port: upstream.port)) }) { port in
-            let result = try await curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"])
+        try await withProxy(to: proxyTarget(port: upstream.port)) { port in
+            let result = try await curl([
+                "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/",
+            ])
             #expect(result.output == "502")
         }
     }
@@ -215,7 +233,9 @@ struct ProxyTests {
                 try socket.send("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
                 return
             }
-            try socket.send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+            try socket.send(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+            )
             while true {
                 let bytes = try socket.readExactly(4)
                 try socket.send(bytes)
@@ -223,16 +243,20 @@ struct ProxyTests {
         }
         defer { upstream.stop() }
         let counter = ExchangeCounter()
-        try await withServer({ _ in .proxy(proxyTarget(port: upstream.port, counter: counter)) }) { port in
+        try await withProxy(to: proxyTarget(port: upstream.port, counter: counter)) {
+            port in
             let (response, echoes) = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
                 try client.send(
-                    "GET /socket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nping")
+                    "GET /socket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nping"
+                )
                 let response = try client.readResponse(forHead: true)
                 let first = String(decoding: try client.readExactly(4), as: UTF8.self)
                 try client.send("pong")
-                return (response, [first, String(decoding: try client.readExactly(4), as: UTF8.self)])
+                return (
+                    response, [first, String(decoding: try client.readExactly(4), as: UTF8.self)]
+                )
             }
             #expect(response.status == 101)
             #expect(response.headers["upgrade"] == "websocket")

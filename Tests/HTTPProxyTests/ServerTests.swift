@@ -39,10 +39,11 @@ struct ServerTests {
 
     @Test func pipelinedRequestsInOrder() async throws {
         let delays = ["/slow": 200, "/medium": 50, "/fast": 0]
-        try await withServer({ head in
+        let handler: @Sendable (HTTPRequestHead) async -> HTTPAction = { head in
             try? await Task.sleep(for: .milliseconds(delays[head.target] ?? 0))
             return .respond(HTTPResponse(status: 200, text: head.target))
-        }) { port in
+        }
+        try await withServer(handler) { port in
             let texts = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
@@ -106,7 +107,8 @@ struct ServerTests {
             let (head, get) = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
-                try client.send("HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /g HTTP/1.1\r\nHost: x\r\n\r\n")
+                try client.send(
+                    "HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /g HTTP/1.1\r\nHost: x\r\n\r\n")
                 return (try client.readResponse(forHead: true), try client.readResponse())
             }
             #expect(head.headers["content-length"] == "9")
@@ -115,12 +117,17 @@ struct ServerTests {
     }
 
     @Test func readBodyContentLengthAndChunked() async throws {
-        try await withServer({ _ in
+        let handler: @Sendable (HTTPRequestHead) async -> HTTPAction = { _ in
             .readBody(limit: 1 << 20) { head, body in
-                HTTPResponse(status: 200, text: "\(head.method) \(body.count) \(String(decoding: body, as: UTF8.self))")
+                HTTPResponse(
+                    status: 200,
+                    text: "\(head.method) \(body.count) \(String(decoding: body, as: UTF8.self))")
             }
-        }) { port in
-            let plain = try await curl(["--data-binary", "hello world", "http://127.0.0.1:\(port)/"])
+        }
+        try await withServer(handler) { port in
+            let plain = try await curl([
+                "--data-binary", "hello world", "http://127.0.0.1:\(port)/",
+            ])
             #expect(plain.output == "POST 11 hello world")
             let chunked = try await curl([
                 "-H", "Transfer-Encoding: chunked", "--data-binary", "chunky body",
@@ -140,13 +147,16 @@ struct ServerTests {
     }
 
     @Test func readBodyExpectContinue() async throws {
-        try await withServer({ _ in
+        let handler: @Sendable (HTTPRequestHead) async -> HTTPAction = { _ in
             .readBody(limit: 100) { _, body in HTTPResponse(status: 201, body: body) }
-        }) { port in
+        }
+        try await withServer(handler) { port in
             let (interim, final) = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
-                try client.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+                try client.send(
+                    "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"
+                )
                 let interim = try client.readResponse()
                 try client.send("data")
                 return (interim, try client.readResponse())
@@ -159,18 +169,24 @@ struct ServerTests {
 
     @Test func readBodyOverLimit() async throws {
         let handled = ExchangeCounter()
-        try await withServer({ _ in
+        let handler: @Sendable (HTTPRequestHead) async -> HTTPAction = { _ in
             .readBody(limit: 10) { _, _ in
                 handled.start()
                 return HTTPResponse(status: 200)
             }
-        }) { port in
-            let declared = try await curl(["-o", "/dev/null", "-w", "%{http_code}", "--data-binary", String(repeating: "x", count: 11), "http://127.0.0.1:\(port)/"])
+        }
+        try await withServer(handler) { port in
+            let declared = try await curl([
+                "-o", "/dev/null", "-w", "%{http_code}", "--data-binary",
+                String(repeating: "x", count: 11), "http://127.0.0.1:\(port)/",
+            ])
             #expect(declared.output == "413")
             let response = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
-                try client.send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n")
+                try client.send(
+                    "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n"
+                )
                 return try client.readResponse()
             }
             #expect(response.status == 413)
@@ -180,7 +196,8 @@ struct ServerTests {
     }
 
     @Test func headerTimeoutSends408() async throws {
-        try await withServer(configure: { $0.headerTimeout = .milliseconds(300) }, echoHead) { port in
+        let configuration = testConfiguration { $0.headerTimeout = .milliseconds(300) }
+        try await withServer(echoHead, configuration: configuration) { port in
             let (response, seconds, closed) = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
@@ -197,7 +214,8 @@ struct ServerTests {
     }
 
     @Test func idleTimeoutCloses() async throws {
-        try await withServer(configure: { $0.idleTimeout = .milliseconds(300) }, echoHead) { port in
+        let configuration = testConfiguration { $0.idleTimeout = .milliseconds(300) }
+        try await withServer(echoHead, configuration: configuration) { port in
             let (status, closed, seconds) = try await blocking {
                 let client = try BlockingSocket(port: port)
                 defer { client.close() }
@@ -232,7 +250,8 @@ struct ServerTests {
     @Test func errorPageFormats() {
         var head = HTTPRequestHead(method: "GET", target: "/")
         head.headers.add(name: "Accept", value: "text/html,application/xhtml+xml;q=0.9")
-        let html = ErrorPage.response(status: 404, title: "Not Found", message: "no <particle>", for: head)
+        let html = ErrorPage.response(
+            status: 404, title: "Not Found", message: "no <particle>", for: head)
         #expect(html.headers["content-type"] == "text/html; charset=utf-8")
         #expect(String(decoding: html.body, as: UTF8.self).contains("no &lt;particle&gt;"))
 

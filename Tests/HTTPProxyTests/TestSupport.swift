@@ -16,20 +16,32 @@ struct ClosureResponder: HTTPResponder {
     func route(_ head: HTTPRequestHead) async -> HTTPAction { await handler(head) }
 }
 
-/// Starts a server on 127.0.0.1 port 0, runs `body` with its port, and shuts it down.
+/// A configuration for 127.0.0.1 port 0, with `adjust` applied.
+func testConfiguration(
+    _ adjust: (inout HTTPServer.Configuration) -> Void = { _ in }
+) -> HTTPServer.Configuration {
+    var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0)
+    adjust(&configuration)
+    return configuration
+}
+
+/// Starts a server, runs `body` with its port, and shuts the server down.
 func withServer(
-    configure: (inout HTTPServer.Configuration) -> Void = { _ in },
     _ handler: @escaping @Sendable (HTTPRequestHead) async -> HTTPAction,
+    configuration: HTTPServer.Configuration = testConfiguration(),
     body: (Int) async throws -> Void
 ) async throws {
-    var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0)
-    configure(&configuration)
     let server = HTTPServer(
         configuration: configuration, responder: ClosureResponder(handler: handler),
         logger: Logger(label: "http-test"))
     try server.start()
     defer { server.shutdown() }
     try await body(server.port)
+}
+
+/// Starts a server that forwards every request to `target`, and runs `body` with its port.
+func withProxy(to target: ProxyTarget, body: (Int) async throws -> Void) async throws {
+    try await withServer({ _ in .proxy(target) }, body: body)
 }
 
 /// Runs blocking socket or process work on its own thread, never on the cooperative pool
@@ -79,7 +91,9 @@ final class BlockingSocket {
     func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let n = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard n > 0 else { throw TestFailure("send failed: errno \(errno)") }
             offset += n
         }
@@ -110,7 +124,9 @@ final class BlockingSocket {
     private func findHeadEnd() -> Int? {
         guard buffer.count >= 4 else { return nil }
         for index in 0...(buffer.count - 4)
-        where buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13 && buffer[index + 3] == 10 {
+        where buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13
+            && buffer[index + 3] == 10
+        {
             return index + 4
         }
         return nil
@@ -118,7 +134,9 @@ final class BlockingSocket {
 
     func readExactly(_ count: Int) throws -> [UInt8] {
         while buffer.count < count {
-            guard try fill() else { throw TestFailure("connection closed after \(buffer.count) of \(count) bytes") }
+            guard try fill() else {
+                throw TestFailure("connection closed after \(buffer.count) of \(count) bytes")
+            }
         }
         let bytes = Array(buffer[0..<count])
         buffer.removeFirst(count)
@@ -170,11 +188,14 @@ final class BlockingSocket {
         let head = try readHead()
         let lines = head.components(separatedBy: "\r\n").filter { !$0.isEmpty }
         let parts = lines[0].split(separator: " ", maxSplits: 2)
-        guard parts.count >= 2, let status = Int(parts[1]) else { throw TestFailure("bad status line \(lines[0])") }
+        guard parts.count >= 2, let status = Int(parts[1]) else {
+            throw TestFailure("bad status line \(lines[0])")
+        }
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             let pieces = line.split(separator: ":", maxSplits: 1)
-            headers[pieces[0].lowercased()] = pieces.count > 1 ? pieces[1].trimmingCharacters(in: .whitespaces) : ""
+            headers[pieces[0].lowercased()] =
+                pieces.count > 1 ? pieces[1].trimmingCharacters(in: .whitespaces) : ""
         }
         var body: [UInt8] = []
         if forHead || status < 200 || status == 204 || status == 304 {
@@ -245,6 +266,7 @@ func proxyTarget(port: Int, counter: ExchangeCounter = ExchangeCounter()) -> Pro
         onStart: { counter.start() },
         onFinish: { counter.finish() },
         unavailable: { error in
-            ErrorPage.response(status: 502, title: "Bad Gateway", message: "upstream unavailable", for: nil)
+            ErrorPage.response(
+                status: 502, title: "Bad Gateway", message: "upstream unavailable", for: nil)
         })
 }

@@ -49,7 +49,8 @@ final class TestUpstream: Sendable {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && Glibc.listen(fd, 64) == 0 && getsockname(fd, $0, &length) == 0
+                bind(fd, $0, length) == 0 && Glibc.listen(fd, 64) == 0
+                    && getsockname(fd, $0, &length) == 0
             }
         }
         guard bound else { throw TestFailure("test upstream failed to listen: errno \(errno)") }
