@@ -93,15 +93,15 @@ public final class HTTPServer: Sendable {
 
     /// Stops accepting, closes every connection (ending proxied exchanges) and stops the loops.
     public func shutdown() {
-        let loops: [EventLoop] = state.withLock { state in
+        let running: (port: Int, loops: [EventLoop])? = state.withLock { state in
             defer { state = .stopped }
-            if case .running(_, _, let loops) = state { return loops }
-            return []
+            if case .running(_, let port, let loops) = state { return (port, loops) }
+            return nil
         }
-        guard !loops.isEmpty else { return }
+        guard let running else { return }
         // Loop 0 owns the listening socket and closes it when it stops.
-        for loop in loops { loop.stop() }
-        context.logger.info("stopped", ["port": "\(port)"])
+        for loop in running.loops { loop.stop() }
+        context.logger.info("stopped", ["port": "\(running.port)"])
     }
 }
 

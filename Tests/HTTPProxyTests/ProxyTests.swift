@@ -226,6 +226,41 @@ struct ProxyTests {
         }
     }
 
+    @Test func silentUpstreamTimesOut() async throws {
+        let upstream = try TestUpstream { socket, upstream in
+            _ = try readRequest(socket, upstream)
+            Thread.sleep(forTimeInterval: 2)
+        }
+        defer { upstream.stop() }
+        let counter = ExchangeCounter()
+        let configuration = testConfiguration { $0.upstreamTimeout = .milliseconds(300) }
+        let target = proxyTarget(port: upstream.port, counter: counter)
+        let handler: @Sendable (HTTPRequestHead) async -> HTTPAction = { _ in .proxy(target) }
+        try await withServer(handler, configuration: configuration) { port in
+            let started = Date()
+            let result = try await curl([
+                "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/",
+            ])
+            #expect(result.output == "502")
+            #expect(Date().timeIntervalSince(started) < 1.5)
+            #expect(await counter.waitForFinished(1))
+        }
+    }
+
+    @Test func truncatedUpstreamBodyAborts() async throws {
+        let upstream = try TestUpstream { socket, upstream in
+            _ = try readRequest(socket, upstream)
+            try socket.send("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b")
+        }
+        defer { upstream.stop() }
+        try await withProxy(to: proxyTarget(port: upstream.port)) { port in
+            let result = try await curl(["http://127.0.0.1:\(port)/"])
+            // curl exits with 18 (partial file) when the connection closes inside the body.
+            #expect(result.status == 18)
+            #expect(result.output == "only ten b")
+        }
+    }
+
     @Test func upgradeTunnelEchoes() async throws {
         let upstream = try TestUpstream { socket, upstream in
             let head = try upstream.readRequestHead(socket)
