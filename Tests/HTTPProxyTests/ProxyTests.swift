@@ -17,7 +17,7 @@ func readRequest(_ socket: BlockingSocket, _ upstream: TestUpstream) throws -> (
     return (head, try socket.readExactly(length))
 }
 
-/// An upstream that answers each request with its method, body length and body.
+/// An upstream that responds to each request with its method, body length and body.
 func echoUpstream() throws -> TestUpstream {
     try TestUpstream { socket, upstream in
         let (head, body) = try readRequest(socket, upstream)
@@ -136,8 +136,8 @@ struct ProxyTests {
                 Thread.sleep(forTimeInterval: 1)
                 return (written.withLock { $0 }, try client.readResponse())
             }
-            // Kernel buffers on loopback can hold several MiB and the proxy adds at most its
-            // high-water mark; without backpressure the upstream writes all 64 MiB at once.
+            // Loopback kernel buffers can take several MiB, and the proxy adds at most its
+            // high-water mark. Without backpressure the upstream writes all 64 MiB at once.
             #expect(sentWhilePaused < size / 2, "upstream wrote \(sentWhilePaused) bytes")
             #expect(response.status == 200)
             #expect(response.body.count == size)
