@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "Support"),
         .target(name: "Control", dependencies: ["Support", "CSQLite", "COpenSSL"]),
         .target(name: "VMM", dependencies: ["Support", "Control", "CLibSSH", "CLinux"]),
-        .target(name: "HTTPProxy", dependencies: ["Support", "Control"]),
+        .target(name: "HTTPProxy", dependencies: ["Support", "Control", "CLinux"]),
         .target(name: "API", dependencies: ["Support", "Control", "HTTPProxy"]),
         .target(name: "Gateway", dependencies: ["Support", "Control", "CLibSSH"]),
         .executableTarget(

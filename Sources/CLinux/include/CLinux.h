@@ -4,3 +4,32 @@
 /// Moves the calling thread into the network namespace that `fd` refers to; returns 0 or -1
 /// with errno set. Wraps setns(2), which glibc declares only under _GNU_SOURCE.
 int particle_enter_network_namespace(int fd);
+
+#include <stdint.h>
+
+/// The epoll(7) event bits, as plain constants Swift can import.
+enum {
+    PARTICLE_EPOLL_IN = 0x001,
+    PARTICLE_EPOLL_OUT = 0x004,
+    PARTICLE_EPOLL_ERR = 0x008,
+    PARTICLE_EPOLL_HUP = 0x010,
+    PARTICLE_EPOLL_RDHUP = 0x2000,
+};
+
+/// `EPOLLET`, which does not fit the enum's int type.
+static const uint32_t PARTICLE_EPOLL_ET = 1u << 31;
+
+/// epoll_create1(EPOLL_CLOEXEC).
+int particle_epoll_create(void);
+
+/// epoll_ctl(EPOLL_CTL_ADD) with `events` and `token` as the event's data.
+int particle_epoll_add(int epoll_fd, int fd, uint32_t events, uint64_t token);
+
+/// epoll_ctl(EPOLL_CTL_DEL).
+int particle_epoll_delete(int epoll_fd, int fd);
+
+/// epoll_wait into two parallel arrays, so Swift never sees the packed `struct epoll_event`.
+int particle_epoll_wait(int epoll_fd, uint32_t *events, uint64_t *tokens, int capacity, int timeout);
+
+/// eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK).
+int particle_eventfd(void);
