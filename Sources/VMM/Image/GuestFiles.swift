@@ -1,0 +1,228 @@
+/// Scripts and systemd units that the image builder writes into a guest image.
+///
+/// They are Swift constants so that `particled` needs no resource files. The config drive that
+/// `particle-init` reads is described in `ConfigDrive.swift`.
+enum GuestFiles {
+    /// The initramfs `/init`: loads the virtio modules, mounts the root disk and starts systemd.
+    ///
+    /// It also copies `/etc/machine-id` from the config drive before `switch_root`, because
+    /// systemd reads the machine id once, as PID 1, before any unit can run. With
+    /// `particle.probe` on the kernel command line it only prints the probe marker and powers
+    /// off, which is how `Accelerator.probe` times a boot without any disks.
+    static let initramfsInit = #"""
+        #!/bin/busybox sh
+        /bin/busybox --install -s /bin
+        export PATH=/bin
+        mount -t proc proc /proc
+        mount -t sysfs sysfs /sys
+        mount -t devtmpfs devtmpfs /dev
+
+        fail() {
+            echo "particle: initramfs: $*" > /dev/ttyS0
+            poweroff -f
+        }
+
+        if grep -q 'particle\.probe' /proc/cmdline; then
+            echo "\#(probeMarker)" > /dev/ttyS0
+            poweroff -f
+        fi
+
+        while read -r module; do
+            insmod "/lib/modules/$module" || fail "cannot load $module"
+        done < /lib/modules/load-order
+
+        root=/dev/vda
+        mode=rw
+        for word in $(cat /proc/cmdline); do
+            case "$word" in
+                root=/dev/*) root="${word#root=}" ;;
+                ro) mode=ro ;;
+            esac
+        done
+
+        # virtio-blk devices appear asynchronously after the module loads: wait up to 5 s.
+        tries=0
+        while [ ! -b "$root" ]; do
+            tries=$((tries + 1))
+            [ "$tries" -gt 100 ] && fail "root device $root not found"
+            sleep 0.05
+        done
+
+        mkdir -p /newroot /config
+        mount -t ext4 -o "$mode" "$root" /newroot || fail "cannot mount $root"
+        if [ -b /dev/vdb ] && mount -t ext4 -o ro /dev/vdb /config 2>/dev/null; then
+            if [ -s /config/machine-id ] && [ "$mode" = rw ]; then
+                cat /config/machine-id > /newroot/etc/machine-id
+            fi
+            umount /config
+        fi
+
+        umount /proc /sys
+        mount --move /dev /newroot/dev
+        exec switch_root /newroot /sbin/init
+        """#
+
+    /// The line the initramfs prints on the serial console in probe mode.
+    static let probeMarker = "particle: probe ok"
+
+    /// The line the guest prints on the serial console once sshd accepts connections.
+    static let readyMarker = "particle: ready"
+
+    /// `/usr/lib/particle/particle-init`: applies the config drive to the running guest.
+    static let particleInit = #"""
+        #!/bin/sh
+        # Applies the Particle config drive (/dev/vdb) to this guest: hostname, machine id,
+        # network, root's authorized_keys and the SSH host key. Runs before ssh.service.
+        set -eu
+        drive=/dev/vdb
+        config=/run/particle/config
+
+        log() { echo "particle-init: $*"; }
+
+        mkdir -p "$config"
+        mount -t ext4 -o ro,nosuid,nodev,noexec "$drive" "$config"
+        trap 'umount "$config"' EXIT
+
+        name=$(cat "$config/hostname")
+        echo "$name" > /etc/hostname
+        hostname "$name"
+        printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' \
+            "$name" > /etc/hosts
+
+        if ! cmp -s "$config/machine-id" /etc/machine-id; then
+            cat "$config/machine-id" > /etc/machine-id
+        fi
+
+        address=$(cat "$config/network/address")
+        prefix=$(cat "$config/network/prefix-length")
+        gateway=$(cat "$config/network/gateway")
+        ip link set lo up
+        ip address flush dev eth0
+        ip address add "$address/$prefix" dev eth0
+        ip link set eth0 up
+        ip route replace default via "$gateway" dev eth0
+        : > /etc/resolv.conf
+        while read -r server; do
+            [ -n "$server" ] && echo "nameserver $server" >> /etc/resolv.conf
+        done < "$config/network/dns"
+
+        install -d -m 0700 /root/.ssh
+        install -m 0600 "$config/authorized_keys" /root/.ssh/authorized_keys
+
+        rm -f /etc/ssh/ssh_host_*
+        if [ -s "$config/ssh/ssh_host_ed25519_key" ]; then
+            install -m 0600 "$config/ssh/ssh_host_ed25519_key" /etc/ssh/ssh_host_ed25519_key
+            install -m 0644 "$config/ssh/ssh_host_ed25519_key.pub" \
+                /etc/ssh/ssh_host_ed25519_key.pub
+        else
+            log "no host key on the config drive; generating one"
+            ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
+        fi
+        log "applied config drive for $name ($address/$prefix)"
+        """#
+
+    /// Unit that runs `particle-init` early, before the network and sshd start.
+    ///
+    /// It needs no mounts beyond `/` (mounted read-write by the initramfs) and `/run` (mounted
+    /// by systemd itself), so it starts as soon as systemd does.
+    static let particleInitUnit = """
+        [Unit]
+        Description=Apply the Particle config drive
+        DefaultDependencies=no
+        Before=sysinit.target network-pre.target ssh.service particle-growfs.service
+        Wants=network-pre.target
+        ConditionPathExists=/dev/vdb
+
+        [Service]
+        Type=oneshot
+        RemainAfterExit=yes
+        ExecStart=/usr/lib/particle/particle-init
+        StandardOutput=journal+console
+
+        [Install]
+        WantedBy=sysinit.target
+        """
+
+    /// Unit that grows the root file system to the size of the disk overlay.
+    ///
+    /// Separate from `particle-init` so that sshd does not wait for it.
+    static let growUnit = """
+        [Unit]
+        Description=Grow the root file system to the disk size
+        After=local-fs.target
+
+        [Service]
+        Type=oneshot
+        RemainAfterExit=yes
+        ExecStart=/usr/sbin/resize2fs /dev/vda
+
+        [Install]
+        WantedBy=multi-user.target
+        """
+
+    /// Unit that prints the ready marker once ssh.service (Type=notify in Debian) is up.
+    static let readyUnit = """
+        [Unit]
+        Description=Report on the serial console that the particle is ready
+        After=ssh.service particle-init.service
+        Wants=ssh.service
+
+        [Service]
+        Type=oneshot
+        ExecStart=/bin/sh -c 'echo "\(readyMarker)" > /dev/ttyS0'
+
+        [Install]
+        WantedBy=multi-user.target
+        """
+
+    /// sshd drop-in: root logs in with a key only, and only the ed25519 host key is used.
+    static let sshdConfig = """
+        HostKey /etc/ssh/ssh_host_ed25519_key
+        PermitRootLogin prohibit-password
+        PasswordAuthentication no
+        KbdInteractiveAuthentication no
+        UseDNS no
+        """
+
+    /// `/etc/fstab`: the root file system is the whole of /dev/vda, ext4.
+    static let fstab = "/dev/vda / ext4 rw,noatime 0 0\n"
+
+    /// Units that cost boot time under TCG or do nothing useful in a particle.
+    ///
+    /// The gettys are masked because root has no password: the serial console only carries
+    /// logs. Periodic jobs (apt, e2scrub, fstrim) would compete with the user's work.
+    static let maskedUnits = [
+        "apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer",
+        "e2scrub_all.timer", "e2scrub_reap.service", "fstrim.timer",
+        "getty@tty1.service", "serial-getty@ttyS0.service", "getty-static.service",
+        "systemd-networkd-wait-online.service", "systemd-pstore.service",
+        "systemd-firstboot.service", "systemd-binfmt.service",
+        "proc-sys-fs-binfmt_misc.automount", "proc-sys-fs-binfmt_misc.mount",
+        "sys-kernel-debug.mount", "sys-kernel-tracing.mount", "sys-kernel-config.mount",
+        "dev-hugepages.mount", "sys-fs-fuse-connections.mount",
+        "modprobe@drm.service", "modprobe@dm_mod.service", "modprobe@fuse.service",
+        "modprobe@loop.service", "modprobe@configfs.service",
+    ]
+
+    /// `/etc/modprobe.d/particle.conf`: modules that udev would load for nothing.
+    ///
+    /// The `qemu64` CPU model advertises SVM, so udev loads kvm and kvm_amd (1.2 MB) although a
+    /// guest cannot run nested guests under TCG.
+    static let modprobeConfig = """
+        blacklist kvm
+        blacklist kvm_amd
+        blacklist kvm_intel
+        """
+
+    /// ssh.service drop-in that skips the `sshd -t` syntax check, which costs a second process
+    /// start under TCG; a broken configuration still makes sshd itself fail.
+    static let sshServiceDropIn = """
+        [Service]
+        ExecStartPre=
+        """
+
+    /// Units that the builder enables.
+    static let enabledUnits = [
+        "particle-init.service", "particle-growfs.service", "particle-ready.service",
+    ]
+}
