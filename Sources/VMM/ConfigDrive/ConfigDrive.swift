@@ -112,18 +112,19 @@ public struct ConfigDrive: Sendable, Equatable {
             throw ConfigDriveError(field: "machineID", value: machineID,
                 expected: "32 lowercase hex digits")
         }
-        for (field, value) in [("address", address), ("gateway", gateway)] + dns.map({ ("dns", $0) })
-        where !Self.isIPv4(value) {
+        let addresses = [("address", address), ("gateway", gateway)] + dns.map { ("dns", $0) }
+        for (field, value) in addresses where !Self.isIPv4(value) {
             throw ConfigDriveError(field: field, value: value, expected: "a dotted IPv4 address")
         }
         guard (0...32).contains(prefixLength) else {
             throw ConfigDriveError(field: "prefixLength", value: String(prefixLength),
                 expected: "0-32")
         }
-        for key in authorizedKeys + [hostKeyPublic]
-        where key.trimmingCharacters(in: .whitespacesAndNewlines).contains("\n") || key.isEmpty {
-            throw ConfigDriveError(field: "authorizedKeys", value: String(key.prefix(20)),
-                expected: "one OpenSSH public key per line")
+        let keys =
+            authorizedKeys.map { ("authorizedKeys", $0) } + [("hostKeyPublic", hostKeyPublic)]
+        for (field, key) in keys where !Self.isSingleLine(key) {
+            throw ConfigDriveError(field: field, value: String(key.prefix(20)),
+                expected: "one OpenSSH public key on one line")
         }
         guard hostKeyPrivate.contains("BEGIN OPENSSH PRIVATE KEY") else {
             // Never echo private key material into an error.
@@ -137,6 +138,11 @@ public struct ConfigDrive: Sendable, Equatable {
             return false
         }
         return text.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
+
+    static func isSingleLine(_ text: String) -> Bool {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return !trimmed.isEmpty && !trimmed.contains(where: \.isNewline)
     }
 
     static func isIPv4(_ text: String) -> Bool {

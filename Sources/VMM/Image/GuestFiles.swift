@@ -204,6 +204,16 @@ enum GuestFiles {
         "modprobe@loop.service", "modprobe@configfs.service",
     ]
 
+    /// systemd generators that find nothing in a particle but cost a process start each at
+    /// every boot: no encrypted, integrity or verity volumes, no GPT, no hibernation image,
+    /// no System V init scripts without a native unit, and no rc.local.
+    static let disabledGenerators = [
+        "systemd-cryptsetup-generator", "systemd-gpt-auto-generator",
+        "systemd-hibernate-resume-generator", "systemd-integritysetup-generator",
+        "systemd-veritysetup-generator", "systemd-system-update-generator",
+        "systemd-sysv-generator", "systemd-rc-local-generator",
+    ]
+
     /// `/etc/modprobe.d/particle.conf`: modules that udev would load for nothing.
     ///
     /// The `qemu64` CPU model advertises SVM, so udev loads kvm and kvm_amd (1.2 MB) although a

@@ -6,8 +6,11 @@ extension ImageBuilder {
     ///
     /// In Debian's cloud kernel virtio and the ACPI button are modules, while ext4 and the
     /// 8250 serial console are built in. `button` is loaded early so that the power button works
-    /// even if QMP `system_powerdown` arrives before udev has run.
-    static let initramfsModules = ["virtio_mmio", "virtio_blk", "virtio_net", "button"]
+    /// even if QMP `system_powerdown` arrives before udev has run. `virtio_rng` seeds the
+    /// kernel's random number generator at once: without it (and without RDRAND, which the
+    /// TCG `qemu64` model lacks) the pool was ready only 8 s into boot, and sshd waited for it.
+    static let initramfsModules = ["virtio_mmio", "virtio_blk", "virtio_net", "virtio_rng",
+        "button"]
 
     /// Path of the statically linked busybox (Debian package busybox-static).
     static let busybox = "/bin/busybox"

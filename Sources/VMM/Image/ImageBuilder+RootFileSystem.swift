@@ -85,6 +85,13 @@ extension ImageBuilder {
             try FileManager.default.createSymbolicLink(atPath: link.path,
                 withDestinationPath: "/dev/null")
         }
+        let generators = tree.appendingPathComponent("etc/systemd/system-generators")
+        try FileManager.default.createDirectory(at: generators, withIntermediateDirectories: true)
+        for generator in GuestFiles.disabledGenerators {
+            try FileManager.default.createSymbolicLink(
+                atPath: generators.appendingPathComponent(generator).path,
+                withDestinationPath: "/dev/null")
+        }
         try enable("particle-init.service", wantedBy: "sysinit.target", in: units)
         try enable("particle-growfs.service", wantedBy: "multi-user.target", in: units)
         try enable("particle-ready.service", wantedBy: "multi-user.target", in: units)

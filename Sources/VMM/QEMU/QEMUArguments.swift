@@ -115,6 +115,7 @@ public struct QEMUArguments: Sendable, Equatable {
             "-device", "virtio-blk-device,drive=config",
             "-netdev", "tap,id=net0,ifname=\(tap),script=no,downscript=no",
             "-device", "virtio-net-device,netdev=net0,mac=\(macAddress)",
+            "-device", "virtio-rng-device",
         ]
         arguments += ["-chardev", serialChardev, "-serial", "chardev:serial0"]
         arguments += [
