@@ -7,10 +7,13 @@
 #    accelerator, creates a 10 GiB qcow2 overlay, writes a config drive and the QEMU argv
 #    (from QEMUArguments) into OUTPUT_FOLDER (default /var/tmp/particle-boot-check-out).
 # 2. This script creates the network namespace `pimgtest` with a bridge (10.213.0.1/24) and the
-#    tap `pimgtest-tap0`, starts QEMU inside it, and checks: `particle: ready` on the serial
-#    console, SSH as root with the platform key against the pinned host key, an HTTP server
-#    started with systemd-run, the root file system grown to the overlay size, and a clean
-#    shutdown after QMP `system_powerdown`. It prints the times it measured.
+#    tap `pimgtest-tap0`, and starts QEMU inside it. It then checks five things:
+#    - `particle: ready` on the serial console;
+#    - SSH as root with the platform key, against the host key pinned from the config drive;
+#    - an HTTP server started with systemd-run answers curl;
+#    - the root file system has grown to the overlay size;
+#    - QMP `system_powerdown` shuts the guest down cleanly.
+#    It prints the times it measured.
 #
 # Nothing leaves the namespace: the guest has no route out, and the script talks only to
 # 10.213.0.2 from inside `pimgtest`. The namespace, tap and QEMU are removed on exit.

@@ -41,7 +41,7 @@ public struct ConfigDrive: Sendable, Equatable {
     /// The matching public key line, `ssh-ed25519 AAAA...`.
     public var hostKeyPublic: String
 
-    /// Size of the drive image; the files need a few KiB.
+    /// Size of the drive image in bytes. The files need a few KiB.
     public static let imageBytes = 4 << 20
 
     public init(
@@ -154,7 +154,7 @@ public struct ConfigDrive: Sendable, Equatable {
     }
 }
 
-/// A config drive field that is not valid; the description names the field and the fix.
+/// An invalid config drive field. The description names the field and the expected form.
 public struct ConfigDriveError: Error, CustomStringConvertible, Sendable {
     public var field: String
     public var value: String

@@ -225,7 +225,7 @@ enum GuestFiles {
         """
 
     /// ssh.service drop-in that skips the `sshd -t` syntax check, which costs a second process
-    /// start under TCG; a broken configuration still makes sshd itself fail.
+    /// start under TCG. A broken configuration still makes sshd itself fail.
     static let sshServiceDropIn = """
         [Service]
         ExecStartPre=

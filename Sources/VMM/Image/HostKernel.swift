@@ -110,7 +110,7 @@ struct HostKernel: Sendable {
     }
 }
 
-/// A problem with the host kernel; wrapped into `ImageError` by the builder.
+/// A problem with the host kernel, which the builder wraps into `ImageError`.
 struct KernelError: Error, CustomStringConvertible, Sendable {
     var description: String
     init(_ description: String) { self.description = description }

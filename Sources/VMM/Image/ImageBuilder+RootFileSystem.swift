@@ -5,7 +5,8 @@ extension ImageBuilder {
     /// Debian packages in every image, on top of mmdebstrap's `apt` variant (Essential + apt).
     ///
     /// dbus lets systemd-logind handle the ACPI power button, which QMP `system_powerdown`
-    /// presses; kmod and udev load the remaining modules; e2fsprogs grows the root file system.
+    /// presses. kmod and udev load the remaining modules, and e2fsprogs grows the root file
+    /// system.
     static let packages = [
         "systemd", "systemd-sysv", "udev", "dbus", "openssh-server", "python3", "curl",
         "ca-certificates", "sudo", "iproute2", "kmod", "e2fsprogs",
@@ -22,7 +23,7 @@ extension ImageBuilder {
             "--include=" + Self.packages.joined(separator: ","),
             "--aptopt=Acquire::Languages \"none\"",
         ]
-        // Documentation and translations are a third of a minimal system and no guest reads them.
+        // Guests need no man pages, documentation or translations, so dpkg skips them.
         for pattern in ["/usr/share/man/*", "/usr/share/doc/*", "/usr/share/info/*",
             "/usr/share/locale/*"]
         {
@@ -96,7 +97,7 @@ extension ImageBuilder {
         try enable("particle-growfs.service", wantedBy: "multi-user.target", in: units)
         try enable("particle-ready.service", wantedBy: "multi-user.target", in: units)
 
-        // udev loads the rest (the ACPI button, for one) from the guest's own /lib/modules.
+        // The initramfs loads only the boot modules; udev loads any other from /lib/modules.
         let modules = tree.appendingPathComponent("usr/lib/modules")
         try FileManager.default.createDirectory(at: modules, withIntermediateDirectories: true)
         try Command.run("cp", ["-a", kernel.modules.path, modules.path + "/"])

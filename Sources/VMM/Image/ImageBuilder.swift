@@ -10,7 +10,7 @@ import Support
 /// A build runs mmdebstrap, so it needs root, network access to the archive in the host's apt
 /// sources, and about a minute. It writes everything into `<state>/images/.<id>.build-<pid>/`
 /// and renames that folder into place at the end, so an interrupted build leaves no
-/// half-made image; the next build removes the leftover folder. A file lock
+/// half-made image. The next build removes the leftover folder. A file lock
 /// (`<state>/images/.<id>.lock`) keeps two processes from building the same image at once.
 ///
 /// `build` and `cached` block the calling thread: call them from a `BlockingThread`.

@@ -1,7 +1,7 @@
 import Foundation
 import Support
 
-/// A guest image that the image builder knows how to make, as listed by `images`.
+/// A guest image that the image builder can make, as listed by the `images` command.
 public struct ImageDefinition: Sendable, Equatable {
     /// Identifier used in the API and in `<state>/images/<id>/`, for example `debian-12`.
     public var id: String
@@ -11,7 +11,7 @@ public struct ImageDefinition: Sendable, Equatable {
     public var suite: String
     /// Whether this machine has the tools and the kernel to build the image.
     public var available: Bool
-    /// Why the image cannot be built here; nil when `available` is true.
+    /// Reason the image cannot be built here, or nil when `available` is true.
     public var unavailableReason: String?
 
     public init(
@@ -96,7 +96,7 @@ public struct BuiltImage: Sendable, Equatable, Codable {
 
 /// A failed image build or lookup; the description is safe to show a user.
 public struct ImageError: Error, CustomStringConvertible, Sendable {
-    /// What kind of failure this is.
+    /// Kind of failure.
     public enum Code: String, Sendable {
         case unknownImage = "unknown_image"
         case unavailable
@@ -149,7 +149,7 @@ extension ImageDefinition {
         ("qemu-img", "qemu-utils"), ("cpio", "cpio"), ("gzip", "gzip"), ("mknod", "coreutils"),
     ]
 
-    /// Returns a definition whose `available` says whether this machine can build it.
+    /// Returns a definition whose `available` field reports whether this machine can build it.
     ///
     /// Checks only local requirements: root (mmdebstrap's root mode keeps file ownership in a
     /// directory tree), the tools, busybox-static and a Debian cloud kernel. Whether the archive

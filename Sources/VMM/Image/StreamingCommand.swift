@@ -3,8 +3,8 @@ import Support
 
 /// Runs a long external program and passes each line of its output to a callback as it comes.
 ///
-/// `Command.run` returns output only after the program exits; a build step such as mmdebstrap
-/// runs for a minute, and its `I: ...` lines are the progress the user sees meanwhile.
+/// `Command.run` returns output only after the program exits. mmdebstrap runs for about a
+/// minute, and its `I: ...` lines are the build progress that the user sees meanwhile.
 enum StreamingCommand {
     /// Runs `executable`, calling `onLine` for every line of standard output and standard error,
     /// and throws `StreamingCommandError` (with the last lines of output) if it exits non-zero.

@@ -1,7 +1,7 @@
 import Foundation
 import Support
 
-/// How QEMU runs guest code: hardware virtualization (KVM) or QEMU's own translator (TCG).
+/// Accelerator that runs guest code: hardware virtualization (KVM) or QEMU's translator (TCG).
 public enum Accelerator: String, Sendable, Equatable {
     case kvm
     case tcg
@@ -55,8 +55,8 @@ public enum Accelerator: String, Sendable, Equatable {
 
     /// Returns the host's TSC rate in kHz, read at run time, or nil if it cannot be read.
     ///
-    /// Under TCG the guest's TSC counts at the host's rate, and the guest must be told that rate
-    /// (`tsc_early_khz`) because calibration against the emulated PIT can hang.
+    /// Under TCG the guest's TSC counts at the host's rate. The guest needs that rate on its
+    /// command line (`tsc_early_khz`) because calibration against the emulated PIT can hang.
     /// NOTE: falls back to `cpu MHz` in /proc/cpuinfo, which equals the TSC rate inside VMs
     /// and on CPUs without frequency scaling but can show the current core clock elsewhere.
     public static func hostTSCKilohertz() -> Int? {
@@ -98,8 +98,8 @@ extension Duration {
 
 /// One short boot that waits for the initramfs's probe marker on the serial console.
 ///
-/// `Accelerator.probe` runs it under KVM; the tests also run it under TCG, which shows that the
-/// initramfs prints the marker and so that a KVM failure is the accelerator's.
+/// `Accelerator.probe` runs it under KVM. The tests also run it under TCG to show that the
+/// initramfs prints the marker, so that a failed KVM probe points at the accelerator.
 struct ProbeBoot {
     enum Outcome {
         case success

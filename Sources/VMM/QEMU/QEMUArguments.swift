@@ -5,9 +5,9 @@ import Foundation
 /// The guest boots the image's uncompressed `vmlinux` through its PVH entry point with the
 /// busybox initramfs, from a qcow2 overlay on `/dev/vda` and the config drive on `/dev/vdb`.
 /// The serial console goes to `serial`, QMP listens on `qmpSocketPath`, and a guest reboot or
-/// panic ends QEMU (`-no-reboot`, `panic=-1`) so that the VMM sees it as an exit.
+/// panic ends QEMU (`-no-reboot`, `panic=-1`), so the VMM gets a process exit for both.
 public struct QEMUArguments: Sendable, Equatable {
-    /// Where the guest's serial console (ttyS0) goes.
+    /// Destination of the guest's serial console (ttyS0).
     public enum SerialConsole: Sendable, Equatable {
         /// A unix socket that QEMU listens on (`server=on,wait=off`); the VMM connects to read it.
         case socket(path: String)
@@ -74,8 +74,7 @@ public struct QEMUArguments: Sendable, Equatable {
 
     /// The kernel command line.
     ///
-    /// `pci=off` because microvm has no PCI bus: the kernel would otherwise probe for one and
-    /// log "PCI: Fatal: No config space access function found" on the console.
+    /// `pci=off` because microvm has no PCI bus, so the kernel skips probing for one.
     /// `tsc_early_khz` and `tsc=reliable` are added under TCG only: without them a microvm guest
     /// under TCG sometimes hangs at "tsc: Unable to calibrate against PIT" (QEMU 7.2, Linux 6.1).
     public var kernelCommandLine: String {
@@ -89,7 +88,7 @@ public struct QEMUArguments: Sendable, Equatable {
         return (words + extraKernelArguments).joined(separator: " ")
     }
 
-    /// The argument vector, without the program name.
+    /// Builds the argument vector, without the program name.
     public func arguments() -> [String] {
         var machine = Self.machineOptions
         var memory: [String] = []
