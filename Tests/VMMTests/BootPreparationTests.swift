@@ -17,8 +17,9 @@ import Testing
     func prepareGuest() throws {
         let output = URL(fileURLWithPath: Self.outputFolder!)
         let environment = ProcessInfo.processInfo.environment
-        let state = URL(fileURLWithPath:
-            environment["PARTICLE_STATE_DIR"] ?? "/var/tmp/particle-boot-check")
+        let state = URL(
+            fileURLWithPath:
+                environment["PARTICLE_STATE_DIR"] ?? "/var/tmp/particle-boot-check")
         let logger = Logger(label: "boot-check")
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
 
@@ -35,10 +36,12 @@ import Testing
         // The overlay is what the VMM creates per particle: a 10 GiB qcow2 on the read-only base.
         let disk = output.appendingPathComponent("disk.qcow2")
         try? FileManager.default.removeItem(at: disk)
-        try Command.run("qemu-img", [
-            "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", image.rootDisk.path, disk.path,
-            "10G",
-        ])
+        try Command.run(
+            "qemu-img",
+            [
+                "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", image.rootDisk.path, disk.path,
+                "10G",
+            ])
 
         try writeKeys(in: output)
         let hostKey = try String(
@@ -53,7 +56,9 @@ import Testing
             authorizedKeys: [platformKey], hostKeyPrivate: hostKey, hostKeyPublic: hostKeyPublic)
         let driveStarted = ContinuousClock.now
         try drive.write(to: output.appendingPathComponent("config.img"))
-        print("config-drive-ms: \((ContinuousClock.now - driveStarted).components.attoseconds / 1_000_000_000_000_000)")
+        print(
+            "config-drive-ms: \((ContinuousClock.now - driveStarted).components.attoseconds / 1_000_000_000_000_000)"
+        )
 
         let arguments = QEMUArguments(
             accelerator: accelerator, memoryMiB: 1024, cpus: 1, kernel: image.kernel,
@@ -73,8 +78,12 @@ import Testing
             let key = folder.appendingPathComponent(name)
             try? FileManager.default.removeItem(at: key)
             try? FileManager.default.removeItem(at: key.appendingPathExtension("pub"))
-            try Command.run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f",
-                key.path])
+            try Command.run(
+                "ssh-keygen",
+                [
+                    "-q", "-t", "ed25519", "-N", "", "-C", name, "-f",
+                    key.path,
+                ])
         }
     }
 }

@@ -8,8 +8,10 @@ import Testing
     static let drive = ConfigDrive(
         hostname: "web", machineID: "0123456789abcdef0123456789abcdef", address: "10.0.0.7",
         prefixLength: 24, gateway: "10.0.0.1", dns: ["10.0.0.1", "9.9.9.9"],
-        authorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAccount account",
-            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlatform platform\n"],
+        authorizedKeys: [
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAccount account",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlatform platform\n",
+        ],
         hostKeyPrivate: "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbg==\n"
             + "-----END OPENSSH PRIVATE KEY-----\n",
         hostKeyPublic: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHost host")
@@ -42,7 +44,8 @@ import Testing
             let keys = try readFile("/authorized_keys", in: image)
             #expect(keys.split(separator: "\n").count == 2)
             #expect(keys.hasSuffix("platform\n"))
-            #expect(try readFile("/ssh/ssh_host_ed25519_key", in: image) == Self.drive.hostKeyPrivate)
+            #expect(
+                try readFile("/ssh/ssh_host_ed25519_key", in: image) == Self.drive.hostKeyPrivate)
             #expect(
                 try readFile("/ssh/ssh_host_ed25519_key.pub", in: image)
                     == Self.drive.hostKeyPublic + "\n")

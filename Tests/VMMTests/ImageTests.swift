@@ -35,11 +35,12 @@ import Testing
                 modules: folder)
 
             let order = try kernel.moduleLoadOrder(["virtio_mmio", "virtio-net"])
-            #expect(order == [
-                "kernel/drivers/virtio/virtio_ring.ko", "kernel/drivers/virtio/virtio.ko",
-                "kernel/drivers/virtio/virtio_mmio.ko", "kernel/net/core/failover.ko",
-                "kernel/drivers/net/net_failover.ko", "kernel/drivers/net/virtio_net.ko",
-            ])
+            #expect(
+                order == [
+                    "kernel/drivers/virtio/virtio_ring.ko", "kernel/drivers/virtio/virtio.ko",
+                    "kernel/drivers/virtio/virtio_mmio.ko", "kernel/net/core/failover.ko",
+                    "kernel/drivers/net/net_failover.ko", "kernel/drivers/net/virtio_net.ko",
+                ])
             #expect(throws: KernelError.self) { try kernel.moduleLoadOrder(["no_such_module"]) }
         }
     }
@@ -64,7 +65,8 @@ import Testing
             try Data(repeating: 0, count: 4096).write(to: fake)
             let kernel = HostKernel(version: "fake", bzImage: fake, modules: folder)
             #expect(throws: KernelError.self) {
-                try kernel.extractVmlinux(to: folder.appendingPathComponent("vmlinux"),
+                try kernel.extractVmlinux(
+                    to: folder.appendingPathComponent("vmlinux"),
                     scratch: folder)
             }
         }
@@ -126,8 +128,9 @@ import Testing
 /// `scripts/boot-check.sh`.
 @Suite struct AcceleratorTests {
     static let image = ImageBuilder(
-        stateDirectory: URL(fileURLWithPath:
-            ProcessInfo.processInfo.environment["PARTICLE_STATE_DIR"]
+        stateDirectory: URL(
+            fileURLWithPath:
+                ProcessInfo.processInfo.environment["PARTICLE_STATE_DIR"]
                 ?? "/var/tmp/particle-boot-check"),
         logger: Logger(label: "test")
     ).cached("debian-12")

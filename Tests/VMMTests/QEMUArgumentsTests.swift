@@ -49,9 +49,10 @@ import Testing
 
     @Test func commandLineHasTSCOnlyUnderTCG() {
         let tcg = Self.base.kernelCommandLine.split(separator: " ")
-        for word in ["console=ttyS0", "reboot=t", "panic=-1", "quiet", "net.ifnames=0",
-            "root=/dev/vda", "rw", "tsc_early_khz=2596124", "tsc=reliable"]
-        {
+        for word in [
+            "console=ttyS0", "reboot=t", "panic=-1", "quiet", "net.ifnames=0",
+            "root=/dev/vda", "rw", "tsc_early_khz=2596124", "tsc=reliable",
+        ] {
             #expect(tcg.contains(Substring(word)), "missing \(word)")
         }
         var kvm = Self.base
@@ -77,13 +78,17 @@ import Testing
     @Test func rootDiskComesBeforeConfigDrive() {
         let arguments = Self.base.arguments()
         let drives = values(after: "-drive", in: arguments)
-        #expect(drives == [
-            "id=root,if=none,file=/state/particles/p1/disk.qcow2,format=qcow2,discard=unmap",
-            "id=config,if=none,file=/state/particles/p1/config.img,format=raw,readonly=on",
-        ])
+        #expect(
+            drives == [
+                "id=root,if=none,file=/state/particles/p1/disk.qcow2,format=qcow2,discard=unmap",
+                "id=config,if=none,file=/state/particles/p1/config.img,format=raw,readonly=on",
+            ])
         let devices = values(after: "-device", in: arguments)
-        #expect(devices.prefix(2) == ["virtio-blk-device,drive=root",
-            "virtio-blk-device,drive=config"])
+        #expect(
+            devices.prefix(2) == [
+                "virtio-blk-device,drive=root",
+                "virtio-blk-device,drive=config",
+            ])
     }
 
     @Test func networkUsesGivenTapAndMAC() {
@@ -98,8 +103,9 @@ import Testing
 
     @Test func serialGoesToSocketOrFile() {
         let socket = values(after: "-chardev", in: Self.base.arguments())
-        #expect(socket.contains(
-            "socket,id=serial0,path=/state/particles/p1/serial.sock,server=on,wait=off"))
+        #expect(
+            socket.contains(
+                "socket,id=serial0,path=/state/particles/p1/serial.sock,server=on,wait=off"))
 
         var configuration = Self.base
         configuration.serial = .file(path: "/state/particles/p1/serial.log")
@@ -110,8 +116,9 @@ import Testing
 
     @Test func qmpAndPidFile() {
         let arguments = Self.base.arguments()
-        #expect(values(after: "-chardev", in: arguments).contains(
-            "socket,id=qmp,path=/state/particles/p1/qmp.sock,server=on,wait=off"))
+        #expect(
+            values(after: "-chardev", in: arguments).contains(
+                "socket,id=qmp,path=/state/particles/p1/qmp.sock,server=on,wait=off"))
         #expect(value(after: "-mon", in: arguments) == "chardev=qmp,mode=control")
         #expect(value(after: "-pidfile", in: arguments) == "/state/particles/p1/qemu.pid")
         #expect(!arguments.contains("-incoming"))

@@ -95,21 +95,26 @@ public struct ConfigDrive: Sendable, Equatable {
         }
 
         try? files.removeItem(at: url)
-        try Command.run("mkfs.ext4", [
-            "-q", "-F", "-L", "particle-cfg", "-O", "^has_journal", "-E", "root_owner=0:0",
-            "-d", staging.path, url.path, "\(Self.imageBytes / 1024)k",
-        ])
+        try Command.run(
+            "mkfs.ext4",
+            [
+                "-q", "-F", "-L", "particle-cfg", "-O", "^has_journal", "-E", "root_owner=0:0",
+                "-d", staging.path, url.path, "\(Self.imageBytes / 1024)k",
+            ])
     }
 
     /// Throws `ConfigDriveError` naming the first field that the guest could not use safely.
     public func validate() throws {
         guard Self.isDNSLabel(hostname) else {
-            throw ConfigDriveError(field: "hostname", value: hostname,
-                expected: "1-63 lowercase letters, digits or hyphens, no leading or trailing hyphen")
+            throw ConfigDriveError(
+                field: "hostname", value: hostname,
+                expected: "1-63 lowercase letters, digits or hyphens, no leading or trailing hyphen"
+            )
         }
         guard machineID.count == 32, machineID.allSatisfy({ $0.isHexDigit && !$0.isUppercase })
         else {
-            throw ConfigDriveError(field: "machineID", value: machineID,
+            throw ConfigDriveError(
+                field: "machineID", value: machineID,
                 expected: "32 lowercase hex digits")
         }
         let addresses = [("address", address), ("gateway", gateway)] + dns.map { ("dns", $0) }
@@ -117,18 +122,21 @@ public struct ConfigDrive: Sendable, Equatable {
             throw ConfigDriveError(field: field, value: value, expected: "a dotted IPv4 address")
         }
         guard (0...32).contains(prefixLength) else {
-            throw ConfigDriveError(field: "prefixLength", value: String(prefixLength),
+            throw ConfigDriveError(
+                field: "prefixLength", value: String(prefixLength),
                 expected: "0-32")
         }
         let keys =
             authorizedKeys.map { ("authorizedKeys", $0) } + [("hostKeyPublic", hostKeyPublic)]
         for (field, key) in keys where !Self.isSingleLine(key) {
-            throw ConfigDriveError(field: field, value: String(key.prefix(20)),
+            throw ConfigDriveError(
+                field: field, value: String(key.prefix(20)),
                 expected: "one OpenSSH public key on one line")
         }
         guard hostKeyPrivate.contains("BEGIN OPENSSH PRIVATE KEY") else {
             // Never echo private key material into an error.
-            throw ConfigDriveError(field: "hostKeyPrivate", value: "(hidden)",
+            throw ConfigDriveError(
+                field: "hostKeyPrivate", value: "(hidden)",
                 expected: "an OpenSSH private key")
         }
     }

@@ -11,11 +11,13 @@ struct HostKernel: Sendable {
     var modules: URL
 
     /// Finds the newest `/boot/vmlinuz-*-cloud-amd64` that has its modules installed.
-    static func find(boot: URL = URL(fileURLWithPath: "/boot"),
-        modulesRoot: URL = URL(fileURLWithPath: "/lib/modules")) -> HostKernel?
-    {
+    static func find(
+        boot: URL = URL(fileURLWithPath: "/boot"),
+        modulesRoot: URL = URL(fileURLWithPath: "/lib/modules")
+    ) -> HostKernel? {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: boot.path)) ?? []
-        let versions = names
+        let versions =
+            names
             .filter { $0.hasPrefix("vmlinuz-") && $0.hasSuffix("-cloud-amd64") }
             .map { String($0.dropFirst("vmlinuz-".count)) }
             .filter {

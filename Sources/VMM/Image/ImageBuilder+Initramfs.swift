@@ -9,8 +9,10 @@ extension ImageBuilder {
     /// even if QMP `system_powerdown` arrives before udev has run. `virtio_rng` seeds the
     /// kernel's random number generator at once: without it (and without RDRAND, which the
     /// TCG `qemu64` model lacks) the pool was ready only 8 s into boot, and sshd waited for it.
-    static let initramfsModules = ["virtio_mmio", "virtio_blk", "virtio_net", "virtio_rng",
-        "button"]
+    static let initramfsModules = [
+        "virtio_mmio", "virtio_blk", "virtio_net", "virtio_rng",
+        "button",
+    ]
 
     /// Path of the statically linked busybox (Debian package busybox-static).
     static let busybox = "/bin/busybox"
@@ -30,8 +32,12 @@ extension ImageBuilder {
         try write(GuestFiles.initramfsInit, to: tree.appendingPathComponent("init"), mode: 0o755)
 
         // The kernel opens /dev/console for /init before devtmpfs is mounted.
-        try Command.run("mknod", ["-m", "600", tree.appendingPathComponent("dev/console").path,
-            "c", "5", "1"])
+        try Command.run(
+            "mknod",
+            [
+                "-m", "600", tree.appendingPathComponent("dev/console").path,
+                "c", "5", "1",
+            ])
 
         let order = try kernel.moduleLoadOrder(Self.initramfsModules)
         let moduleFolder = tree.appendingPathComponent("lib/modules")
@@ -41,11 +47,16 @@ extension ImageBuilder {
                 at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
             try files.copyItem(at: kernel.modules.appendingPathComponent(path), to: target)
         }
-        try write(order.joined(separator: "\n"),
+        try write(
+            order.joined(separator: "\n"),
             to: moduleFolder.appendingPathComponent("load-order"), mode: 0o644)
 
         let script = #"cd "$1" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -9 > "$2""#
-        try Command.run("bash", ["-o", "pipefail", "-c", script, "bash", tree.path,
-            destination.path])
+        try Command.run(
+            "bash",
+            [
+                "-o", "pipefail", "-c", script, "bash", tree.path,
+                destination.path,
+            ])
     }
 }

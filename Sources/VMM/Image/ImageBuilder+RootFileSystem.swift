@@ -24,9 +24,10 @@ extension ImageBuilder {
             "--aptopt=Acquire::Languages \"none\"",
         ]
         // Guests need no man pages, documentation or translations, so dpkg skips them.
-        for pattern in ["/usr/share/man/*", "/usr/share/doc/*", "/usr/share/info/*",
-            "/usr/share/locale/*"]
-        {
+        for pattern in [
+            "/usr/share/man/*", "/usr/share/doc/*", "/usr/share/info/*",
+            "/usr/share/locale/*",
+        ] {
             arguments.append("--dpkgopt=path-exclude=\(pattern)")
         }
         arguments.append("--dpkgopt=path-include=/usr/share/doc/*/copyright")
@@ -72,6 +73,12 @@ extension ImageBuilder {
             try write(file.contents, to: tree.appendingPathComponent(file.path), mode: file.mode)
         }
 
+        for folder in [GuestFiles.configMountPoint, "/root/.ssh"] {
+            try FileManager.default.createDirectory(
+                at: tree.appendingPathComponent(String(folder.dropFirst())),
+                withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+
         // Each guest gets its own host key from the config drive; none is shared in the image.
         let sshFolder = tree.appendingPathComponent("etc/ssh")
         for name in try FileManager.default.contentsOfDirectory(atPath: sshFolder.path)
@@ -83,7 +90,8 @@ extension ImageBuilder {
         for unit in GuestFiles.maskedUnits {
             let link = units.appendingPathComponent(unit)
             try? FileManager.default.removeItem(at: link)
-            try FileManager.default.createSymbolicLink(atPath: link.path,
+            try FileManager.default.createSymbolicLink(
+                atPath: link.path,
                 withDestinationPath: "/dev/null")
         }
         let generators = tree.appendingPathComponent("etc/systemd/system-generators")
@@ -105,16 +113,22 @@ extension ImageBuilder {
 
     /// Makes a `rootDiskBytes` ext4 file system on the whole of `image`, filled from `tree`.
     func makeFileSystem(from tree: URL, to image: URL) throws {
-        try Command.run("mkfs.ext4", [
-            "-q", "-F", "-L", "particle-root", "-m", "1", "-d", tree.path, image.path,
-            "\(Self.rootDiskBytes / 1024)k",
-        ])
+        try Command.run(
+            "mkfs.ext4",
+            [
+                "-q", "-F", "-L", "particle-root", "-m", "1", "-d", tree.path, image.path,
+                "\(Self.rootDiskBytes / 1024)k",
+            ])
     }
 
     /// Converts the raw file system image into the qcow2 base image.
     func convertToQcow2(_ raw: URL, to destination: URL) throws {
-        try Command.run("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw.path,
-            destination.path])
+        try Command.run(
+            "qemu-img",
+            [
+                "convert", "-f", "raw", "-O", "qcow2", raw.path,
+                destination.path,
+            ])
     }
 
     private func enable(_ unit: String, wantedBy target: String, in units: URL) throws {

@@ -17,7 +17,8 @@ import Support
 public final class ImageBuilder: Sendable {
     /// The images this builder can make, with whether this machine can build each.
     public static let catalog: [ImageDefinition] = [
-        ImageDefinition.checked(id: "debian-12", displayName: "Debian 12 (Bookworm)",
+        ImageDefinition.checked(
+            id: "debian-12", displayName: "Debian 12 (Bookworm)",
             suite: "bookworm")
     ]
 
@@ -172,7 +173,8 @@ public final class ImageBuilder: Sendable {
         do {
             try body()
         } catch {
-            logger.error("image build step failed", ["image": id, "step": name, "error": "\(error)"])
+            logger.error(
+                "image build step failed", ["image": id, "step": name, "error": "\(error)"])
             throw ImageError.buildFailed(id, step: name, cause: error)
         }
     }

@@ -137,7 +137,8 @@ public struct ImageError: Error, CustomStringConvertible, Sendable {
     static func buildFailed(
         _ id: String, step: String, cause: (any Error)? = nil
     ) -> ImageError {
-        ImageError(code: .buildFailed, message: "build failed at step '\(step)'", imageID: id,
+        ImageError(
+            code: .buildFailed, message: "build failed at step '\(step)'", imageID: id,
             cause: cause)
     }
 }

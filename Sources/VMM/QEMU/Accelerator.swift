@@ -43,11 +43,13 @@ public enum Accelerator: String, Sendable, Equatable {
         let milliseconds = (ContinuousClock.now - started).milliseconds
         switch outcome {
         case .success:
-            logger.info("KVM probe succeeded; guests run under KVM",
+            logger.info(
+                "KVM probe succeeded; guests run under KVM",
                 fields.merging(["ms": "\(milliseconds)"]) { $1 })
             return .kvm
         case .failure(let reason):
-            logger.warning("KVM probe failed; guests run under TCG",
+            logger.warning(
+                "KVM probe failed; guests run under TCG",
                 fields.merging(["reason": reason, "ms": "\(milliseconds)"]) { $1 })
             return .tcg
         }

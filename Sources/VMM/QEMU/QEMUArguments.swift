@@ -108,9 +108,11 @@ public struct QEMUArguments: Sendable, Equatable {
 
         // Device order sets the disk names: the first virtio-blk device is /dev/vda.
         arguments += [
-            "-drive", "id=root,if=none,file=\(Self.escape(rootDisk.path)),format=qcow2,discard=unmap",
+            "-drive",
+            "id=root,if=none,file=\(Self.escape(rootDisk.path)),format=qcow2,discard=unmap",
             "-device", "virtio-blk-device,drive=root",
-            "-drive", "id=config,if=none,file=\(Self.escape(configDrive.path)),format=raw,readonly=on",
+            "-drive",
+            "id=config,if=none,file=\(Self.escape(configDrive.path)),format=raw,readonly=on",
             "-device", "virtio-blk-device,drive=config",
             "-netdev", "tap,id=net0,ifname=\(tap),script=no,downscript=no",
             "-device", "virtio-net-device,netdev=net0,mac=\(macAddress)",
