@@ -1,0 +1,253 @@
+/// Scripts and systemd units that the image builder writes into a guest image.
+///
+/// They are Swift constants so that `particled` needs no resource files. The config drive that
+/// `particle-init` reads is described in `ConfigDrive.swift`.
+enum GuestFiles {
+    /// The initramfs `/init`: loads the virtio modules, mounts the root disk and starts systemd.
+    ///
+    /// It also copies `/etc/machine-id` from the config drive before `switch_root`, because
+    /// systemd reads the machine id once, as PID 1, before any unit can run. With
+    /// `particle.probe` on the kernel command line it only prints the probe marker and powers
+    /// off, which is how `Accelerator.probe` times a boot without any disks.
+    static let initramfsInit = #"""
+        #!/bin/busybox sh
+        /bin/busybox --install -s /bin
+        export PATH=/bin
+        mount -t proc proc /proc
+        mount -t sysfs sysfs /sys
+        mount -t devtmpfs devtmpfs /dev
+
+        fail() {
+            echo "particle: initramfs: $*" > /dev/ttyS0
+            poweroff -f
+        }
+
+        if grep -q 'particle\.probe' /proc/cmdline; then
+            echo "\#(probeMarker)" > /dev/ttyS0
+            poweroff -f
+        fi
+
+        while read -r module; do
+            insmod "/lib/modules/$module" || fail "cannot load $module"
+        done < /lib/modules/load-order
+
+        root=/dev/vda
+        mode=rw
+        for word in $(cat /proc/cmdline); do
+            case "$word" in
+                root=/dev/*) root="${word#root=}" ;;
+                ro) mode=ro ;;
+            esac
+        done
+
+        # virtio-blk devices appear asynchronously after the module loads: wait up to 5 s.
+        tries=0
+        while [ ! -b "$root" ]; do
+            tries=$((tries + 1))
+            [ "$tries" -gt 100 ] && fail "root device $root not found"
+            sleep 0.05
+        done
+
+        mkdir -p /newroot /config
+        mount -t ext4 -o "$mode" "$root" /newroot || fail "cannot mount $root"
+        if [ -b /dev/vdb ] && mount -t ext4 -o ro /dev/vdb /config 2>/dev/null; then
+            if [ -s /config/machine-id ] && [ "$mode" = rw ]; then
+                cat /config/machine-id > /newroot/etc/machine-id
+            fi
+            umount /config
+        fi
+
+        umount /proc /sys
+        mount --move /dev /newroot/dev
+        exec switch_root /newroot /sbin/init
+        """#
+
+    /// The line the initramfs prints on the serial console in probe mode.
+    static let probeMarker = "particle: probe ok"
+
+    /// The line the guest prints on the serial console once sshd accepts connections.
+    static let readyMarker = "particle: ready"
+
+    /// Mount point of the config drive inside the guest, created by the image builder.
+    static let configMountPoint = "/var/lib/particle/config-drive"
+
+    /// `/usr/lib/particle/particle-init`: applies the config drive to the running guest.
+    ///
+    /// It runs while journald, udev and a dozen other units start on the one vCPU, and under
+    /// TCG each new process costs tens of milliseconds there. So the script uses shell builtins
+    /// where it can and starts five programs: mount, ip (one batch), rm, chmod and umount.
+    /// `copy` keeps the last line of a file even without a final newline.
+    static let particleInit = #"""
+        #!/bin/sh
+        # Applies the Particle config drive (/dev/vdb) to this guest: hostname, machine id,
+        # network, root's authorized_keys and the SSH host key. Runs before ssh.service.
+        set -eu
+        config=\#(configMountPoint)
+
+        # Copies a file with builtins only; the target must not exist, so umask sets its mode.
+        copy() {
+            while IFS= read -r line || [ -n "$line" ]; do
+                printf '%s\n' "$line"
+            done < "$1" > "$2"
+        }
+
+        mount -t ext4 -o ro,nosuid,nodev,noexec /dev/vdb "$config"
+        trap 'umount "$config"' EXIT
+
+        read -r name < "$config/hostname"
+        echo "$name" > /etc/hostname
+        echo "$name" > /proc/sys/kernel/hostname
+        printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' \
+            "$name" > /etc/hosts
+
+        read -r wanted < "$config/machine-id"
+        current=
+        read -r current < /etc/machine-id || true
+        [ "$wanted" = "$current" ] || echo "$wanted" > /etc/machine-id
+
+        read -r address < "$config/network/address"
+        read -r prefix < "$config/network/prefix-length"
+        read -r gateway < "$config/network/gateway"
+        ip -batch - <<EOF
+        link set lo up
+        address flush dev eth0
+        address add $address/$prefix dev eth0
+        link set eth0 up
+        route replace default via $gateway dev eth0
+        EOF
+        while read -r server; do
+            [ -n "$server" ] && echo "nameserver $server"
+        done < "$config/network/dns" > /etc/resolv.conf
+
+        rm -f /root/.ssh/authorized_keys /etc/ssh/ssh_host_*
+        umask 077
+        copy "$config/authorized_keys" /root/.ssh/authorized_keys
+        if [ -s "$config/ssh/ssh_host_ed25519_key" ]; then
+            copy "$config/ssh/ssh_host_ed25519_key" /etc/ssh/ssh_host_ed25519_key
+            umask 022
+            copy "$config/ssh/ssh_host_ed25519_key.pub" /etc/ssh/ssh_host_ed25519_key.pub
+        else
+            echo "particle-init: no host key on the config drive; generating one"
+            ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
+            umask 022
+        fi
+        chmod 0700 /root/.ssh
+        echo "particle-init: applied config drive for $name ($address/$prefix)"
+        """#
+
+    /// Unit that runs `particle-init` early, before the network and sshd start.
+    ///
+    /// It needs no mounts beyond `/` (mounted read-write by the initramfs) and `/run` (mounted
+    /// by systemd itself), so it starts as soon as systemd does.
+    static let particleInitUnit = """
+        [Unit]
+        Description=Apply the Particle config drive
+        DefaultDependencies=no
+        Before=sysinit.target network-pre.target ssh.service
+        Wants=network-pre.target
+        ConditionPathExists=/dev/vdb
+
+        [Service]
+        Type=oneshot
+        RemainAfterExit=yes
+        ExecStart=/usr/lib/particle/particle-init
+        StandardOutput=journal+console
+
+        [Install]
+        WantedBy=sysinit.target
+        """
+
+    /// Unit that grows the root file system to the size of the disk overlay.
+    ///
+    /// Separate from `particle-init`, and ordered after the ready marker, because resize2fs
+    /// takes about 3 s of CPU under TCG and sshd would otherwise start that much later.
+    static let growUnit = """
+        [Unit]
+        Description=Grow the root file system to the disk size
+        After=local-fs.target particle-ready.service
+
+        [Service]
+        Type=oneshot
+        RemainAfterExit=yes
+        ExecStart=/usr/sbin/resize2fs /dev/vda
+
+        [Install]
+        WantedBy=multi-user.target
+        """
+
+    /// Unit that prints the ready marker once ssh.service (Type=notify in Debian) is up.
+    static let readyUnit = """
+        [Unit]
+        Description=Report on the serial console that the particle is ready
+        After=ssh.service particle-init.service
+        Wants=ssh.service
+
+        [Service]
+        Type=oneshot
+        ExecStart=/bin/sh -c 'echo "\(readyMarker)" > /dev/ttyS0'
+
+        [Install]
+        WantedBy=multi-user.target
+        """
+
+    /// sshd drop-in: root logs in with a key only, and only the ed25519 host key is used.
+    static let sshdConfig = """
+        HostKey /etc/ssh/ssh_host_ed25519_key
+        PermitRootLogin prohibit-password
+        PasswordAuthentication no
+        KbdInteractiveAuthentication no
+        UseDNS no
+        """
+
+    /// `/etc/fstab`: the root file system is the whole of /dev/vda, ext4.
+    static let fstab = "/dev/vda / ext4 rw,noatime 0 0\n"
+
+    /// Units that cost boot time under TCG or do nothing useful in a particle.
+    ///
+    /// The gettys are masked because root has no password: the serial console only carries
+    /// logs. Periodic jobs (apt, e2scrub, fstrim) would compete with the user's work.
+    static let maskedUnits = [
+        "apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer",
+        "e2scrub_all.timer", "e2scrub_reap.service", "fstrim.timer",
+        "getty@tty1.service", "serial-getty@ttyS0.service", "getty-static.service",
+        "systemd-networkd-wait-online.service", "systemd-pstore.service",
+        "systemd-firstboot.service", "systemd-binfmt.service",
+        "proc-sys-fs-binfmt_misc.automount", "proc-sys-fs-binfmt_misc.mount",
+        "sys-kernel-debug.mount", "sys-kernel-tracing.mount", "sys-kernel-config.mount",
+        "dev-hugepages.mount", "sys-fs-fuse-connections.mount",
+        "modprobe@drm.service", "modprobe@dm_mod.service", "modprobe@fuse.service",
+        "modprobe@loop.service", "modprobe@configfs.service",
+    ]
+
+    /// systemd generators that find nothing in a particle but cost a process start each at
+    /// every boot: no encrypted, integrity or verity volumes, no GPT, no hibernation image,
+    /// no System V init scripts without a native unit, and no rc.local.
+    static let disabledGenerators = [
+        "systemd-cryptsetup-generator", "systemd-gpt-auto-generator",
+        "systemd-hibernate-resume-generator", "systemd-integritysetup-generator",
+        "systemd-veritysetup-generator", "systemd-system-update-generator",
+        "systemd-sysv-generator", "systemd-rc-local-generator",
+    ]
+
+    /// `/etc/modprobe.d/particle.conf`: modules that udev would load for nothing.
+    ///
+    /// The `qemu64` CPU model advertises SVM, so udev loads kvm and kvm_amd (1.2 MB) although a
+    /// guest cannot run nested guests under TCG.
+    static let modprobeConfig = """
+        blacklist kvm
+        blacklist kvm_amd
+        blacklist kvm_intel
+        """
+
+    /// ssh.service drop-in that skips the `sshd -t` syntax check, which costs a second process
+    /// start under TCG. A broken configuration still makes sshd itself fail.
+    static let sshServiceDropIn = """
+        [Service]
+        ExecStartPre=
+        """
+
+    /// Units that the builder enables.
+    static let enabledUnits = [
+        "particle-init.service", "particle-growfs.service", "particle-ready.service",
+    ]
+}
