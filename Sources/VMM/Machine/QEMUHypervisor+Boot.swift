@@ -35,12 +35,15 @@ extension QEMUHypervisor {
         }
         try configuration.namespace.addTap(spec.tapName)
 
+        let accelerator = configuration.accelerator
         let arguments = QEMUArguments(
-            accelerator: configuration.accelerator, vcpus: spec.vcpus,
-            memoryBytes: spec.memoryBytes, kernel: image.kernel, initramfs: image.initramfs,
-            rootDisk: files.disk, configDrive: files.configDrive, tapName: spec.tapName,
-            macAddress: Self.macAddress(for: spec.address), serialSocket: files.serialSocket,
-            qmpSocket: files.qmpSocket, pidFile: files.pidFile, name: spec.particleID)
+            accelerator: accelerator, memoryMiB: Int(spec.memoryBytes >> 20), cpus: spec.vcpus,
+            kernel: image.kernel, initramfs: image.initramfs, rootDisk: files.disk,
+            configDrive: files.configDrive, tap: spec.tapName,
+            macAddress: Self.macAddress(for: spec.address),
+            serial: .socket(path: files.serialSocket.path), qmpSocketPath: files.qmpSocket.path,
+            pidFile: files.pidFile.path,
+            tscKilohertz: accelerator == .tcg ? Accelerator.hostTSCKilohertz() : nil)
         let argv = arguments.arguments() + ["-S", "-daemonize"]
         do {
             try Command.run(
@@ -109,8 +112,3 @@ extension QEMUHypervisor {
     }
 }
 
-extension Duration {
-    var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
-    }
-}

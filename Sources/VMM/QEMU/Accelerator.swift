@@ -92,11 +92,6 @@ public enum Accelerator: String, Sendable, Equatable {
     }
 }
 
-extension Duration {
-    fileprivate var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
-    }
-}
 
 /// One short boot that waits for the initramfs's probe marker on the serial console.
 ///
