@@ -59,10 +59,14 @@ extension QEMUHypervisor {
         let fd = try await sockets.connect(address: spec.address, port: 22)
         let privateKey = platformKey.privateKey
         let result = try await onNewThread(name: "particle-exec") {
-            try GuestSSH.exec(
-                fd: fd, user: "root", privateKey: privateKey, expectedHostKey: hostKey,
-                command: command, timeout: .seconds(30),
-                onOutput: onOutput.map { callback in { bytes, _ in callback(bytes) } })
+            do {
+                return try GuestSSH.exec(
+                    fd: fd, user: "root", privateKey: privateKey, expectedHostKey: hostKey,
+                    command: command, timeout: .seconds(30),
+                    onOutput: { bytes, _ in onOutput?(bytes) })
+            } catch let error as GuestSSHError {
+                throw ControlError.unavailable(error.description)
+            }
         }
         return ExecResult(exitCode: result.exitCode, output: result.output)
     }
