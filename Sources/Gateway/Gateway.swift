@@ -1,1 +1,0 @@
-// The `Gateway` module; see README.md for what it does.
