@@ -19,7 +19,8 @@ final class AcceptLoop: @unchecked Sendable {  // `bind` is used only on the acc
         }
         var processConfig = false
         ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &processConfig)
-        for path in hostKeys.paths where ssh_bind_options_set(bind, SSH_BIND_OPTIONS_HOSTKEY, path) != SSH_OK {
+        for path in hostKeys.paths
+        where ssh_bind_options_set(bind, SSH_BIND_OPTIONS_HOSTKEY, path) != SSH_OK {
             let cause = libsshError(bind)
             ssh_bind_free(bind)
             throw GatewayError.hostKey(path: path, "libssh cannot load it", cause: cause)
@@ -102,8 +103,9 @@ final class AcceptLoop: @unchecked Sendable {  // `bind` is used only on the acc
     }
 
     private func startSession(fd: Int32, id: Int, peer: String) {
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        var enabled: Int32 = 1
+        setsockopt(
+            fd, Int32(IPPROTO_TCP), TCP_NODELAY, &enabled, socklen_t(MemoryLayout<Int32>.size))
         guard let session = ssh_new() else {
             server.logger.error("ssh_new failed", ["peer": peer])
             server.connections.unregister(id)
@@ -113,9 +115,9 @@ final class AcceptLoop: @unchecked Sendable {  // `bind` is used only on the acc
         guard ssh_bind_accept_fd(bind, session, fd) == SSH_OK else {
             server.logger.error(
                 "ssh_bind_accept_fd failed", ["peer": peer, "error": libsshError(bind)])
-            // NOTE: libssh 0.10 does not say whether it kept the descriptor on this path, so
-            // it is shut down (the client sees a hang-up) and left to ssh_free, never closed
-            // twice; if libssh did not keep it, it leaks.
+            // NOTE: libssh 0.10 does not document whether it kept the descriptor on this path.
+            // It is shut down (the client gets a hang-up) and left to ssh_free so that it is
+            // never closed twice, which leaks it if libssh did not keep it.
             shutdown(fd, Int32(SHUT_RDWR))
             server.connections.unregister(id)
             ssh_free(session)

@@ -1,4 +1,4 @@
-import CLibSSH  // Swift sees SHUT_RDWR through the socket headers that libssh includes.
+import CLibSSH  // SHUT_RDWR is visible only through the socket headers that libssh includes.
 import Foundation
 import Glibc
 
@@ -74,7 +74,8 @@ final class ConnectionRegistry: @unchecked Sendable {  // All state is guarded b
 
     /// Waits until every connection has unregistered; returns false on timeout.
     func waitUntilEmpty(timeout: Duration) -> Bool {
-        let seconds = Double(timeout.components.seconds)
+        let seconds =
+            Double(timeout.components.seconds)
             + Double(timeout.components.attoseconds) / 1e18
         let deadline = Date(timeIntervalSinceNow: seconds)
         condition.lock()

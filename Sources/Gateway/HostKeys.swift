@@ -104,7 +104,8 @@ struct HostKeys {
         var key: ssh_key?
         guard ssh_pki_import_privkey_file(path, nil, nil, nil, &key) == SSH_OK, let key else {
             throw GatewayError.hostKey(
-                path: path, "not a readable unencrypted private key; move it away to generate a new one")
+                path: path,
+                "not a readable unencrypted private key; move it away to generate a new one")
         }
         defer { ssh_key_free(key) }
         guard let info = SSHPublicKeyInfo(key: key) else {

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 
-/// A TCP socket listening on one address, created before libssh sees any connection.
+/// A TCP socket listening on one address, created before libssh handles any connection.
 ///
 /// The server owns the listening socket itself (rather than letting `ssh_bind_listen` open it)
 /// so that it can report the port picked for port 0, name the address in errors, and wake the
@@ -30,8 +30,8 @@ struct ListeningSocket {
         guard fd >= 0 else {
             throw GatewayError.listenFailed(host: host, port: port, cause: errnoText())
         }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var enabled: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &enabled, socklen_t(MemoryLayout<Int32>.size))
         guard bind(fd, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 else {
             let code = errno
             let cause = errnoText()

@@ -63,7 +63,8 @@ public final class SSHCommandIO {
     /// EOF or hang-up. Throws `GatewayError` code `channelClosed` if the client hung up.
     public func read(maxLength: Int = 32_768, timeout: Duration? = nil) throws -> [UInt8]? {
         precondition(maxLength > 0, "maxLength must be positive")
-        let timeoutMilliseconds = timeout.map { Int32(clamping: max(0, milliseconds(of: $0))) } ?? -1
+        let timeoutMilliseconds =
+            timeout.map { Int32(clamping: max(0, milliseconds(of: $0))) } ?? -1
         var buffer = [UInt8](repeating: 0, count: maxLength)
         let count = ssh_channel_read_timeout(
             channel, &buffer, UInt32(maxLength), 0, timeoutMilliseconds)

@@ -22,7 +22,7 @@ public final class SSHServer: Sendable {
         /// Time from TCP accept to successful authentication, key exchange included.
         public var authTimeout: Duration = .seconds(30)
         /// Rejected authentication attempts allowed per connection before it is closed.
-        /// Unsigned public-key probes that are answered "ok" and the "none" method do not count.
+        /// Accepted unsigned public-key probes (SSH_MSG_USERAUTH_PK_OK) and "none" do not count.
         public var maxAuthAttempts = 6
         /// Connections served at once; further connections are closed right after accept.
         public var maxConnections = 1024

@@ -47,7 +47,8 @@ extension SSHSession {
         }
         channelCallbacks.pointee.channel_subsystem_request_function = {
             _, _, subsystem, userdata in
-            sessionObject(userdata).logger.info("subsystem rejected", ["subsystem": text(subsystem)])
+            sessionObject(userdata).logger.info(
+                "subsystem rejected", ["subsystem": text(subsystem)])
             return 1
         }
 

@@ -80,7 +80,8 @@ extension SSHSession {
     /// hook, accept with `ssh_message_channel_request_open_reply_accept` and relay the bytes.
     /// Until then every destination is rejected.
     private func openDirectTCPIP(_ message: ssh_message) -> Int32 {
-        let destination = ssh_message_channel_request_open_destination(message)
+        let destination =
+            ssh_message_channel_request_open_destination(message)
             .map { String(cString: $0) } ?? ""
         let port = ssh_message_channel_request_open_destination_port(message)
         var fields = ["type": "direct-tcpip", "destination": formatAddress(destination, Int(port))]
@@ -104,7 +105,8 @@ extension SSHSession {
     private func logGlobalRequest(_ message: ssh_message, type: Int32) {
         switch UInt32(type) {
         case SSH_GLOBAL_REQUEST_TCPIP_FORWARD.rawValue:
-            let address = ssh_message_global_request_address(message)
+            let address =
+                ssh_message_global_request_address(message)
                 .map { String(cString: $0) } ?? ""
             let port = Int(ssh_message_global_request_port(message))
             logger.info(

@@ -6,9 +6,9 @@ import Support
 /// One SSH connection, served by its own thread from key exchange to disconnect.
 ///
 /// libssh calls the callbacks in `SSHSession+Callbacks.swift` on this thread, from inside
-/// `ssh_handle_key_exchange` and `ssh_event_dopoll`. The callbacks only record requests;
-/// `serve()` runs them after `ssh_event_dopoll` returns, because channel output written from
-/// inside a request callback would reach the client before the request's reply.
+/// `ssh_handle_key_exchange` and `ssh_event_dopoll`. The callbacks only record requests, and
+/// `serve()` runs them after `ssh_event_dopoll` returns. Channel output written from inside a
+/// request callback would reach the client before the request's reply.
 final class SSHSession: @unchecked Sendable {  // Used only on its session thread once started.
     /// A session channel and the request it carries.
     final class Channel {
@@ -95,7 +95,7 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
     /// Runs the key exchange in non-blocking mode, waiting in poll(2) between steps.
     ///
     /// OpenSSH clients leave Nagle's algorithm on, so a client's second small packet waits
-    /// for the ACK of its first; with the kernel's delayed ACK that costs 40 ms per round
+    /// for the ACK of its first. With the kernel's delayed ACK that costs 40 ms per round
     /// trip. Re-arming TCP_QUICKACK before each wait (the kernel clears it) avoids the stall.
     private func exchangeKeys() -> Bool {
         ssh_set_blocking(session, 0)
@@ -129,8 +129,9 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
     }
 
     func armQuickAck() {
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_QUICKACK, &one, socklen_t(MemoryLayout<Int32>.size))
+        var enabled: Int32 = 1
+        setsockopt(
+            fd, Int32(IPPROTO_TCP), TCP_QUICKACK, &enabled, socklen_t(MemoryLayout<Int32>.size))
     }
 
     /// Polls the connection and runs each recorded exec or shell request in turn.
@@ -160,7 +161,8 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
             }
             armQuickAck()
             let status = ssh_event_dopoll(event, Int32(clamping: timeout))
-            if status == SSH_ERROR || ssh_get_status(session) & (SSH_CLOSED | SSH_CLOSED_ERROR) != 0 {
+            if status == SSH_ERROR || ssh_get_status(session) & (SSH_CLOSED | SSH_CLOSED_ERROR) != 0
+            {
                 break
             }
             freeClosedChannels()
@@ -194,13 +196,14 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
     }
 
     private func freeClosedChannels() {
-        for channel in channels where !channel.isServed && ssh_channel_is_closed(channel.channel) != 0 {
+        for channel in channels
+        where !channel.isServed && ssh_channel_is_closed(channel.channel) != 0 {
             release(channel)
         }
     }
 
-    /// Forgets a channel and frees it; libssh keeps the channel until the client's close
-    /// arrives, and the removed callbacks keep late packets away from this object.
+    /// Forgets a channel and frees it. libssh keeps the channel until the client's close
+    /// arrives, and removing the callbacks first keeps late packets away from this object.
     private func release(_ channel: Channel) {
         channels.removeAll { $0 === channel }
         pendingRequests.removeAll { $0 === channel }

@@ -140,7 +140,8 @@ final class TestServer {
     /// configuration, agent or known_hosts file.
     func sshArguments(key: ClientKey, user: String = "tester", extra: [String] = []) -> [String] {
         [
-            "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o",
+            "UserKnownHostsFile=/dev/null",
             "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
             "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-i", key.path, "-p", String(port),
             "-l", user,

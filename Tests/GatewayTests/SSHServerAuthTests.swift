@@ -153,7 +153,8 @@ func readUntilClosed(port: Int, limit: Duration) throws -> [UInt8] {
         }
     }
     guard connected == 0 else {
-        throw TestFailure("connect to 127.0.0.1:\(port) failed: \(String(cString: strerror(errno)))")
+        throw TestFailure(
+            "connect to 127.0.0.1:\(port) failed: \(String(cString: strerror(errno)))")
     }
     var timeout = timeval(tv_sec: Int(limit.components.seconds), tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))

@@ -15,7 +15,8 @@ final class TestSSHD {
 
     init() throws {
         directory = NSTemporaryDirectory() + "particle-sshd-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true)
         do {
             let hostKey = "\(directory)/host_key"
             try Command.run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey])
@@ -25,7 +26,8 @@ final class TestSSHD {
             clientPrivateKey = client.privateKey
             try (client.publicKey + "\n").write(
                 toFile: "\(directory)/authorized_keys", atomically: true, encoding: .utf8)
-            try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: "/run/sshd", withIntermediateDirectories: true)
             (process, port) = try Self.launch(directory: directory, hostKey: hostKey)
         } catch {
             try? FileManager.default.removeItem(atPath: directory)

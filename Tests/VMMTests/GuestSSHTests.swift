@@ -100,7 +100,8 @@ import Testing
         let started = ContinuousClock.now
         #expect {
             try GuestSSH.exec(
-                fd: fd, user: "root", privateKey: try GuestSSH.generateKeyPair(comment: "").privateKey,
+                fd: fd, user: "root",
+                privateKey: try GuestSSH.generateKeyPair(comment: "").privateKey,
                 expectedHostKey: try GuestSSH.generateKeyPair(comment: "").publicKey,
                 command: "true", timeout: .seconds(1), onOutput: nil)
         } throws: { error in
@@ -116,11 +117,13 @@ import Testing
         #expect(pair.publicKey.hasSuffix(" particle-platform"))
 
         let directory = NSTemporaryDirectory() + "particle-key-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = "\(directory)/key"
         let created = FileManager.default.createFile(
-            atPath: path, contents: Data(pair.privateKey.utf8), attributes: [.posixPermissions: 0o600])
+            atPath: path, contents: Data(pair.privateKey.utf8),
+            attributes: [.posixPermissions: 0o600])
         try #require(created)
         let derived = try Command.run("ssh-keygen", ["-y", "-f", path]).output
             .trimmingCharacters(in: .whitespacesAndNewlines)

@@ -34,7 +34,8 @@ public struct GuestSSHError: Error, CustomStringConvertible, Sendable {
     static func timedOut(_ step: String, after timeout: Duration) -> GuestSSHError {
         GuestSSHError(
             code: .timedOut,
-            message: "guest SSH \(step) timed out after \(timeout); check that sshd runs in the guest",
+            message:
+                "guest SSH \(step) timed out after \(timeout); check that sshd runs in the guest",
             cause: nil)
     }
 
