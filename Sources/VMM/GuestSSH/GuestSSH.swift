@@ -7,6 +7,11 @@ public struct GuestExecResult: Sendable {
     public var exitCode: Int32
     /// Standard output and standard error interleaved in the order they arrived.
     public var output: [UInt8]
+
+    public init(exitCode: Int32, output: [UInt8]) {
+        self.exitCode = exitCode
+        self.output = output
+    }
 }
 
 /// An SSH client (libssh) that runs one command in a guest over a socket the caller connected.
