@@ -93,7 +93,7 @@ struct Daemon {
             logger.info("host key", ["fingerprint": fingerprint])
         }
         let portSuffix = http.port == 80 ? "" : ":\(http.port)"
-        print(
+        printNow(
             """
             particled is running (state \(stateDirectory.path), accelerator \(accelerator.rawValue)).
               SSH gateway   ssh -p \(ssh.port) localhost help
@@ -102,7 +102,6 @@ struct Daemon {
               account id    ssh -p \(ssh.port) localhost whoami
             Stop with Ctrl-C.
             """)
-        fflush(stdout)
     }
 
     private func waitForTermination() {
@@ -126,12 +125,14 @@ func buildImage(_ id: String, configuration: Configuration) throws {
     try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
     let builder = ImageBuilder(stateDirectory: stateDirectory, logger: Logger(label: "image"))
     if let cached = builder.cached(id) {
-        print("image \(id) is already built (\(cached.directory.path))")
+        printNow("image \(id) is already built (\(cached.directory.path))")
         return
     }
-    let image = try builder.build(id) { line in
-        print(line)
-        fflush(stdout)
-    }
-    print("image \(id) built in \(image.directory.path)")
+    let image = try builder.build(id) { line in printNow(line) }
+    printNow("image \(id) built in \(image.directory.path)")
+}
+
+/// Writes a line to standard output at once, so that progress shows up even through a pipe.
+func printNow(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

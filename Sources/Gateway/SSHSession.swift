@@ -1,0 +1,226 @@
+import CLibSSH
+import Foundation
+import Glibc
+import Support
+
+/// One SSH connection, served by its own thread from key exchange to disconnect.
+///
+/// libssh calls the callbacks in `SSHSession+Callbacks.swift` on this thread, from inside
+/// `ssh_handle_key_exchange` and `ssh_event_dopoll`. The callbacks only record requests, and
+/// `serve()` runs them after `ssh_event_dopoll` returns. Channel output written from inside a
+/// request callback would reach the client before the request's reply.
+final class SSHSession: @unchecked Sendable {  // Used only on its session thread once started.
+    /// A session channel and the request it carries.
+    final class Channel {
+        enum Request {
+            case exec(String)
+            case shell
+        }
+
+        let channel: ssh_channel
+        var pseudoTerminal: SSHPseudoTerminal?
+        var request: Request?
+        var isServed = false
+
+        init(channel: ssh_channel) {
+            self.channel = channel
+        }
+    }
+
+    let session: ssh_session
+    let fd: Int32
+    let peer: String
+    let server: SSHServer
+    var logger: Logger
+    private let registryID: Int
+    private let openedAt = ContinuousClock.now
+    private let authDeadline: ContinuousClock.Instant
+
+    var identity: SSHIdentity?
+    var authFailures = 0
+    /// Set by a callback when the connection must end, with the reason for the log.
+    var closeReason: String?
+    var channels: [Channel] = []
+    var pendingRequests: [Channel] = []
+
+    let serverCallbacks = UnsafeMutablePointer<ssh_server_callbacks_struct>.allocate(capacity: 1)
+    let channelCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
+
+    init(session: ssh_session, fd: Int32, registryID: Int, peer: String, server: SSHServer) {
+        self.session = session
+        self.fd = fd
+        self.registryID = registryID
+        self.peer = peer
+        self.server = server
+        self.logger = server.logger.with(["peer": peer])
+        self.authDeadline = ContinuousClock.now + server.configuration.authTimeout
+    }
+
+    /// Runs the connection to its end, then frees every libssh object it owns.
+    func run() {
+        logger.debug("connection accepted")
+        installCallbacks()
+        if exchangeKeys() {
+            ssh_set_blocking(session, 1)
+            serve()
+        }
+        finish()
+    }
+
+    private func finish() {
+        var fields = ["ms": String(milliseconds(since: openedAt))]
+        if let closeReason { fields["reason"] = closeReason }
+        if let identity {
+            fields["fingerprint"] = identity.keyFingerprint
+            fields["account"] = identity.accountID
+            logger.info("session closed", fields)
+        } else {
+            logger.info("connection closed before authentication", fields)
+        }
+
+        for channel in channels {
+            ssh_remove_channel_callbacks(channel.channel, channelCallbacks)
+            ssh_channel_free(channel.channel)
+        }
+        channels = []
+        if ssh_is_connected(session) != 0 { ssh_disconnect(session) }
+        // Unregister before ssh_free closes the socket, so that a concurrent shutdown never
+        // calls shutdown(2) on a reused descriptor number.
+        server.connections.unregister(registryID)
+        ssh_free(session)
+        serverCallbacks.deallocate()
+        channelCallbacks.deallocate()
+    }
+
+    /// Runs the key exchange in non-blocking mode, waiting in poll(2) between steps.
+    ///
+    /// OpenSSH clients leave Nagle's algorithm on, so a client's second small packet waits
+    /// for the ACK of its first. With the kernel's delayed ACK that costs 40 ms per round
+    /// trip. Re-arming TCP_QUICKACK before each wait (the kernel clears it) avoids the stall.
+    private func exchangeKeys() -> Bool {
+        ssh_set_blocking(session, 0)
+        while true {
+            let status = ssh_handle_key_exchange(session)
+            if status == SSH_OK { return true }
+            guard status == SSH_AGAIN else {
+                logger.info("key exchange failed", ["error": libsshError(session)])
+                return false
+            }
+            guard waitForSocket(until: authDeadline) else {
+                closeReason = "key exchange timed out"
+                return false
+            }
+        }
+    }
+
+    private func waitForSocket(until deadline: ContinuousClock.Instant) -> Bool {
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        if ssh_get_poll_flags(session) & SSH_WRITE_PENDING != 0 {
+            descriptor.events |= Int16(POLLOUT)
+        }
+        while true {
+            let remaining = milliseconds(until: deadline)
+            guard remaining > 0 else { return false }
+            armQuickAck()
+            let ready = poll(&descriptor, 1, Int32(clamping: remaining))
+            if ready > 0 { return true }
+            if ready < 0 && errno != EINTR { return false }
+        }
+    }
+
+    func armQuickAck() {
+        var enabled: Int32 = 1
+        setsockopt(
+            fd, Int32(IPPROTO_TCP), TCP_QUICKACK, &enabled, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Polls the connection and runs each recorded exec or shell request in turn.
+    private func serve() {
+        guard let event = ssh_event_new() else { return }
+        ssh_event_add_session(event, session)
+        defer {
+            ssh_event_remove_session(event, session)
+            ssh_event_free(event)
+        }
+        while closeReason == nil {
+            if !pendingRequests.isEmpty {
+                run(pendingRequests.removeFirst(), event: event)
+                continue
+            }
+            let timeout: Int
+            if identity == nil {
+                timeout = milliseconds(until: authDeadline)
+                guard timeout > 0 else {
+                    closeReason = "authentication timed out"
+                    logger.warning("authentication timed out")
+                    break
+                }
+            } else {
+                // Bounded so that a connection dropped by the kernel is noticed.
+                timeout = 1000
+            }
+            armQuickAck()
+            let status = ssh_event_dopoll(event, Int32(clamping: timeout))
+            if status == SSH_ERROR || ssh_get_status(session) & (SSH_CLOSED | SSH_CLOSED_ERROR) != 0
+            {
+                break
+            }
+            freeClosedChannels()
+        }
+    }
+
+    private func run(_ channel: Channel, event: ssh_event) {
+        guard let identity, let request = channel.request else { return }
+        channel.isServed = true
+        let io = SSHCommandIO(session: session, event: event, channel: channel)
+        let started = ContinuousClock.now
+        let status: Int32
+        let name: String
+        switch request {
+        case .exec(let command):
+            // Only the first word: arguments may carry names or addresses not meant for logs.
+            name = String(command.split(separator: " ").first ?? "")
+            status = server.handler.exec(command, identity: identity, io: io)
+        case .shell:
+            name = "shell"
+            status = server.handler.shell(identity: identity, io: io)
+        }
+        let clientHungUp = io.finish(exitStatus: status)
+        logger.info(
+            "request finished",
+            [
+                "request": name, "status": String(status), "fingerprint": identity.keyFingerprint,
+                "ms": String(milliseconds(since: started)), "hangup": String(clientHungUp),
+            ])
+        release(channel)
+    }
+
+    private func freeClosedChannels() {
+        for channel in channels
+        where !channel.isServed && ssh_channel_is_closed(channel.channel) != 0 {
+            release(channel)
+        }
+    }
+
+    /// Forgets a channel and frees it. libssh keeps the channel until the client's close
+    /// arrives, and removing the callbacks first keeps late packets away from this object.
+    private func release(_ channel: Channel) {
+        channels.removeAll { $0 === channel }
+        pendingRequests.removeAll { $0 === channel }
+        ssh_remove_channel_callbacks(channel.channel, channelCallbacks)
+        ssh_channel_free(channel.channel)
+    }
+}
+
+func milliseconds(since start: ContinuousClock.Instant) -> Int {
+    milliseconds(of: ContinuousClock.now - start)
+}
+
+func milliseconds(until deadline: ContinuousClock.Instant) -> Int {
+    milliseconds(of: deadline - ContinuousClock.now)
+}
+
+func milliseconds(of duration: Duration) -> Int {
+    let (seconds, attoseconds) = duration.components
+    return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+}

@@ -1,0 +1,57 @@
+/// A client's public key as offered during public-key authentication.
+public struct SSHPublicKeyInfo: Sendable, Hashable {
+    /// The key type as OpenSSH names it, such as `ssh-ed25519` or `ecdsa-sha2-nistp256`.
+    public var algorithm: String
+    /// The key blob in base64, as in the second field of an `authorized_keys` line.
+    public var base64: String
+    /// The SHA-256 fingerprint in the form `ssh-keygen -lf` prints, such as `SHA256:abc...`.
+    public var fingerprint: String
+
+    public init(algorithm: String, base64: String, fingerprint: String) {
+        self.algorithm = algorithm
+        self.base64 = base64
+        self.fingerprint = fingerprint
+    }
+
+    /// The key as one OpenSSH public key line without a comment: `algorithm base64`.
+    public var openSSHLine: String { "\(algorithm) \(base64)" }
+}
+
+/// The authenticated party of an SSH session, built by the handler when it accepts a key.
+public struct SSHIdentity: Sendable, Hashable {
+    /// The opaque account id that the handler resolved the key to.
+    public var accountID: String
+    /// The SHA-256 fingerprint of the key that authenticated the session.
+    public var keyFingerprint: String
+    /// The user name the client sent (`ssh user@host`).
+    public var user: String
+
+    public init(accountID: String, keyFingerprint: String, user: String) {
+        self.accountID = accountID
+        self.keyFingerprint = keyFingerprint
+        self.user = user
+    }
+}
+
+/// The application behind the SSH server: it decides who may log in and runs their requests.
+///
+/// Every method runs on the thread that owns the SSH session, so a method that blocks delays
+/// only its own session. Use `blockingAwait` from `Support` to call async code.
+public protocol SSHSessionHandler: Sendable {
+    /// Maps a public key to an identity, or returns nil to reject the key.
+    ///
+    /// The server calls it only after libssh has verified the client's signature with this key
+    /// (`SSH_PUBLICKEY_STATE_VALID`), never for an unsigned probe. `peer` is `address:port`.
+    func authenticate(_ key: SSHPublicKeyInfo, user: String, peer: String) -> SSHIdentity?
+
+    /// Runs one exec request (`ssh host COMMAND`) and returns the exit status sent to the client.
+    ///
+    /// `command` is the raw command string, unsplit. Standard input, output and error go
+    /// through `io`; the channel is closed after the method returns.
+    func exec(_ command: String, identity: SSHIdentity, io: SSHCommandIO) -> Int32
+
+    /// Runs a shell request (`ssh host` without a command) and returns its exit status.
+    ///
+    /// `io.pseudoTerminal` is set when the client requested a terminal.
+    func shell(identity: SSHIdentity, io: SSHCommandIO) -> Int32
+}
