@@ -18,7 +18,7 @@ let package = Package(
             name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         .target(name: "CLinux"),
-        .target(name: "Support"),
+        .target(name: "Support", dependencies: ["CLinux"]),
         .target(name: "Control", dependencies: ["Support", "CSQLite", "COpenSSL"]),
         .target(name: "VMM", dependencies: ["Support", "Control", "CLibSSH", "CLinux"]),
         .target(name: "HTTPProxy", dependencies: ["Support", "Control", "CLinux"]),

@@ -229,7 +229,7 @@ struct ProxyTests {
     @Test func silentUpstreamTimesOut() async throws {
         let upstream = try TestUpstream { socket, upstream in
             _ = try readRequest(socket, upstream)
-            Thread.sleep(forTimeInterval: 2)
+            Thread.sleep(forTimeInterval: 10)
         }
         defer { upstream.stop() }
         let counter = ExchangeCounter()
@@ -242,7 +242,9 @@ struct ProxyTests {
                 "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/",
             ])
             #expect(result.output == "502")
-            #expect(Date().timeIntervalSince(started) < 1.5)
+            // Well below the upstream's 10 s, so the 502 came from the timeout; loose because
+            // the suite runs in parallel on small machines.
+            #expect(Date().timeIntervalSince(started) < 8)
             #expect(await counter.waitForFinished(1))
         }
     }

@@ -33,3 +33,11 @@ int particle_epoll_wait(int epoll_fd, uint32_t *events, uint64_t *tokens, int ca
 
 /// eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK).
 int particle_eventfd(void);
+
+/// Starts `path` with `argv` (NULL-terminated) in a new session, with standard input from
+/// /dev/null, standard output and error appended to `log_path`, no other descriptors of this
+/// process, and default signal handling. Returns the child's pid, or -1 with errno set.
+///
+/// Foundation's Process leaks an internal socket into the child, so a daemonizing child (QEMU
+/// with -daemonize) keeps it open and Process never sees the exit.
+pid_t particle_spawn(const char *path, char *const argv[], const char *log_path);

@@ -45,12 +45,17 @@ extension QEMUHypervisor {
             pidFile: files.pidFile.path,
             tscKilohertz: accelerator == .tcg ? Accelerator.hostTSCKilohertz() : nil)
         let argv = arguments.arguments() + ["-S", "-daemonize"]
-        do {
-            try Command.run(
-                "ip", ["netns", "exec", configuration.namespace.name, configuration.qemuBinary] + argv)
-        } catch {
+        let qemuLog = files.directory.appendingPathComponent("qemu.log")
+        try? FileManager.default.removeItem(at: qemuLog)
+        let status = try Command.runLogged(
+            "ip", ["netns", "exec", configuration.namespace.name, configuration.qemuBinary] + argv,
+            logPath: qemuLog.path)
+        guard status == 0 else {
             try? configuration.namespace.removeTap(spec.tapName)
-            throw ControlError.internal("QEMU failed to start", cause: error)
+            let output = (try? String(contentsOf: qemuLog, encoding: .utf8)) ?? ""
+            throw ControlError(
+                .internal, "QEMU failed to start",
+                cause: "exit status \(status): \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
 
         let log = serialLog(for: spec.particleID)
