@@ -31,6 +31,8 @@ public final class Control: Sendable {
     let hypervisor: any Hypervisor
     let logger: Logger
     let particleLock = KeyedLock()
+    /// Open connections and commands per particle, fed by the proxy, the gateway and `exec`.
+    public let activity = ActivityTracker()
 
     public init(
         store: any Store, hypervisor: any Hypervisor, configuration: Configuration,

@@ -1,6 +1,6 @@
 import Foundation
 
-/// What the VMM needs to know to make and run one particle's guest.
+/// The settings the VMM needs to make and run one particle's guest.
 public struct MachineSpec: Sendable, Equatable {
     public var particleID: String
     public var hostname: String
@@ -32,7 +32,7 @@ public struct ImageInfo: Sendable, Equatable {
     public var id: String
     public var displayName: String
     public var isDefault: Bool
-    /// Whether the image is built and usable here; `reason` says why not.
+    /// Whether the image is built and usable here; `reason` explains why not.
     public var available: Bool
     public var reason: String?
 

@@ -36,9 +36,21 @@ extension Particle {
         return fields
     }
 
+}
+
+/// A particle with what is known about it right now: its guest's numbers and its activity.
+public struct ParticleStatusReport: Sendable {
+    public var particle: Particle
+    public var stats: MachineStats?
+    /// Proxied exchanges, tunnels, SSH sessions and `exec` commands open on it.
+    public var openConnections: Int
+    public var lastActivity: Date?
+
     /// The fields of `GET /v1/particles/:name/status`: the details plus the guest's numbers.
-    public func statusJSON(stats: MachineStats?) -> JSON {
-        var fields = detailFields
+    public var json: JSON {
+        let status = particle.status
+        let size = particle.size
+        var fields = particle.detailFields
         let stateName = stats?.vmState ?? (status == .running ? "Unknown" : "Shutdown")
         fields.append(
             ("vm_stats", .object([
@@ -48,7 +60,8 @@ extension Particle {
                 ("uptime_seconds", .int(Int64(stats?.uptimeSeconds ?? 0))),
                 ("vm_state", .string(stateName)),
             ])))
-        fields.append(("network_peers", .int(0)))
+        fields.append(("network_peers", .int(Int64(openConnections))))
+        fields.append(("last_activity_at", lastActivity.map(JSON.time) ?? .null))
         fields.append(("healthy", .bool(status == .running ? stats != nil : status != .error)))
         return .object(fields)
     }

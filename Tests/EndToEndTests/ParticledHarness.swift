@@ -2,8 +2,8 @@ import Foundation
 import Support
 import Testing
 
-/// A `particled` started for one test: its own state directory, network namespace, subnet and
-/// ports, and an SSH key of its own; everything is removed by `stop()` even after a failure.
+/// A `particled` started for one test, with its own state directory, network namespace, subnet,
+/// ports and SSH key. `stop()` removes all of it, also after a failure.
 final class ParticledHarness: @unchecked Sendable {
     // Used by one test at a time; the suite is serialized.
     let directory: URL

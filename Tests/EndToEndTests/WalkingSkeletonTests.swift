@@ -187,7 +187,7 @@ func jsonObject(_ text: String) throws -> [String: Any] {
     return object
 }
 
-/// Polls `host` through the proxy until it answers 200 (servers in the guest take a moment).
+/// Polls `host` through the proxy until it returns 200, because servers in the guest take a moment to start.
 func waitFor200(_ harness: ParticledHarness, host: String, path: String) throws -> String {
     var last = (status: 0, body: "")
     for _ in 0..<100 {

@@ -125,15 +125,18 @@ extension Control {
                 throw controlError(error, operation: "delete", fields)
             }
             try await store.deleteParticle(id: particle.id)
+            activity.forget(particle.id)
             logger.info("particle deleted", fields)
         }
     }
 
-    /// Returns the particle with live numbers from its guest, when it runs.
-    public func status(accountID: String, name: String) async throws -> (Particle, MachineStats?) {
+    /// Returns the particle with live numbers from its guest (when it runs) and its activity.
+    public func status(accountID: String, name: String) async throws -> ParticleStatusReport {
         let particle = try await self.particle(accountID: accountID, name: name)
         let stats = particle.status == .running ? await hypervisor.stats(particleID: particle.id) : nil
-        return (particle, stats)
+        return ParticleStatusReport(
+            particle: particle, stats: stats, openConnections: activity.openCount(particle.id),
+            lastActivity: activity.lastActivity(particle.id))
     }
 
     /// Runs `command` in a running particle and returns its output and exit code.
@@ -151,6 +154,8 @@ extension Control {
                 "particle '\(name)' is \(particle.status.rawValue); run `start \(name)` first")
         }
         let fields = ["account": accountID, "particle": particle.id, "name": name]
+        activity.begin(particle.id, .exec)
+        defer { activity.end(particle.id, .exec) }
         do {
             return try await hypervisor.exec(
                 try await machineSpec(particle), command: command, onOutput: onOutput)

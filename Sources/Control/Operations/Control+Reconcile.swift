@@ -1,8 +1,8 @@
 extension Control {
     /// Makes every stored status agree with the guests that really run, after a restart or crash.
     ///
-    /// A guest that still runs is adopted whatever its stored status; a particle whose guest is
-    /// gone is `stopped` (its disk is kept), or `error` if it was still being created.
+    /// A guest that still runs is adopted whatever its stored status. A particle whose guest is
+    /// gone becomes `stopped` with its disk kept, or `error` if it was still being created.
     public func reconcile() async throws {
         for particle in try await store.allParticles() {
             let fields = ["particle": particle.id, "name": particle.name, "was": particle.status.rawValue]

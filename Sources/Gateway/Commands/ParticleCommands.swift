@@ -51,10 +51,8 @@ extension GatewayCommand {
         let name = try arguments.required(0, "particle name", usage: "status NAME")
         try arguments.expectAtMost(1, usage: "status NAME")
         let accountID = context.accountID
-        let (particle, stats) = try context.perform {
-            try await $0.status(accountID: accountID, name: name)
-        }
-        let json = particle.statusJSON(stats: stats)
+        let report = try context.perform { try await $0.status(accountID: accountID, name: name) }
+        let json = report.json
         context.json ? context.printJSON(json) : context.print(table(json))
     }
 

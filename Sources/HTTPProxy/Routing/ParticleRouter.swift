@@ -34,10 +34,12 @@ public struct ParticleRouter: HTTPResponder {
         let particle = destination.particle
         let port = destination.port
         let control = self.control
+        let activity = control.activity
         return .proxy(
             ProxyTarget(
                 connect: { try await control.connect(to: destination) },
-                onStart: {}, onFinish: {},
+                onStart: { activity.begin(particle.id, .http) },
+                onFinish: { activity.end(particle.id, .http) },
                 unavailable: { error in
                     Self.unavailablePage(particle: particle, port: port, error: error, head: head)
                 }))

@@ -76,7 +76,7 @@ extension QEMUHypervisor {
             try await Task.sleep(for: .milliseconds(250))
         }
         throw ControlError.unavailable(
-            "the guest's sshd did not answer within \(configuration.bootTimeout.components.seconds) s")
+            "the guest's sshd did not accept connections within \(configuration.bootTimeout.components.seconds) s")
     }
 
     private func sshBanner(address: String) async -> Bool {
@@ -109,7 +109,7 @@ extension QEMUHypervisor {
         }
     }
 
-    /// A locally administered MAC address derived from the guest's IPv4 address.
+    /// Derives a locally administered MAC address from the guest's IPv4 address.
     static func macAddress(for address: String) -> String {
         let value = AddressPool.parse(address) ?? 0
         let bytes = [0x52, 0x54, Int(value >> 24), Int(value >> 16 & 0xff), Int(value >> 8 & 0xff), Int(value & 0xff)]
