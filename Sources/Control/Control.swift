@@ -33,6 +33,8 @@ public final class Control: Sendable {
     let particleLock = KeyedLock()
     /// Open connections and commands per particle, fed by the proxy, the gateway and `exec`.
     public let activity = ActivityTracker()
+    /// Challenges that account creation over the API signs.
+    public let challenges = AccountChallenges()
 
     public init(
         store: any Store, hypervisor: any Hypervisor, configuration: Configuration,

@@ -99,3 +99,12 @@ extension ExecResult {
         ])
     }
 }
+
+extension AccountKey {
+    public var json: JSON {
+        .object([
+            ("id", .string(id)), ("public_key", .string(publicKey.lineWithComment)), ("name", .string(name)),
+            ("fingerprint", .string(publicKey.fingerprint)), ("created_at", JSON.time(createdAt)),
+        ])
+    }
+}

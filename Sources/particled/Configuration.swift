@@ -7,6 +7,8 @@ struct Configuration: Codable {
     var listenAddress = "127.0.0.1"
     var sshPort = 2222
     var httpPort = 8080
+    /// A port where every host name reaches the REST API (besides `api.<domain>` on `httpPort`).
+    var apiPort = 8081
     var domain = "particle.localhost"
     var networkNamespace = "particle"
     var subnet = "10.213.0.0/16"
@@ -21,6 +23,7 @@ struct Configuration: Codable {
         case listenAddress = "listen_address"
         case sshPort = "ssh_port"
         case httpPort = "http_port"
+        case apiPort = "api_port"
         case domain
         case networkNamespace = "netns"
         case subnet
@@ -40,6 +43,7 @@ struct Configuration: Codable {
         listenAddress = try container.decodeIfPresent(String.self, forKey: .listenAddress) ?? defaults.listenAddress
         sshPort = try container.decodeIfPresent(Int.self, forKey: .sshPort) ?? defaults.sshPort
         httpPort = try container.decodeIfPresent(Int.self, forKey: .httpPort) ?? defaults.httpPort
+        apiPort = try container.decodeIfPresent(Int.self, forKey: .apiPort) ?? defaults.apiPort
         domain = try container.decodeIfPresent(String.self, forKey: .domain) ?? defaults.domain
         networkNamespace = try container.decodeIfPresent(String.self, forKey: .networkNamespace) ?? defaults.networkNamespace
         subnet = try container.decodeIfPresent(String.self, forKey: .subnet) ?? defaults.subnet
@@ -75,7 +79,7 @@ struct Configuration: Codable {
 
     /// Checks the values that would otherwise fail later with a less clear error.
     func validate() throws {
-        for (name, port) in [("ssh_port", sshPort), ("http_port", httpPort)] where !(0...65535).contains(port) {
+        for (name, port) in [("ssh_port", sshPort), ("http_port", httpPort), ("api_port", apiPort)] where !(0...65535).contains(port) {
             throw StartupError("invalid \(name) \(port); use 1-65535 (0 picks a free port)")
         }
         guard ["auto", "kvm", "tcg"].contains(accelerator) else {

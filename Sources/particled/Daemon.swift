@@ -1,3 +1,4 @@
+import API
 import Control
 import Foundation
 import Gateway
@@ -32,11 +33,18 @@ struct Daemon {
                 stopDeadline: .seconds(configuration.stopTimeoutSeconds)))
         try blockingAwait { try await control.reconcile() }
 
+        let api = APIResponder(control: control, logger: Logger(label: "api"))
         let http = HTTPServer(
             configuration: .init(host: configuration.listenAddress, port: configuration.httpPort),
-            responder: ParticleRouter(control: control, logger: Logger(label: "proxy")),
+            responder: FrontRouter(
+                apiHost: "api.\(configuration.domain)", api: api,
+                particles: ParticleRouter(control: control, logger: Logger(label: "proxy"))),
             logger: Logger(label: "http"))
         try http.start()
+        let apiServer = HTTPServer(
+            configuration: .init(host: configuration.listenAddress, port: configuration.apiPort),
+            responder: api, logger: Logger(label: "api-http"))
+        try apiServer.start()
 
         let gatewayContext = GatewayContext(
             domain: configuration.domain, httpPort: http.port, sshPort: configuration.sshPort)
@@ -51,10 +59,12 @@ struct Daemon {
             logger: Logger(label: "ssh"))
         try ssh.start()
 
-        announce(http: http, ssh: ssh, stateDirectory: stateDirectory, accelerator: accelerator)
+        announce(
+            http: http, api: apiServer, ssh: ssh, stateDirectory: stateDirectory, accelerator: accelerator)
         waitForTermination()
         logger.info("shutting down")
         ssh.shutdown()
+        apiServer.shutdown()
         http.shutdown()
     }
 
@@ -85,10 +95,13 @@ struct Daemon {
         }
     }
 
-    private func announce(http: HTTPServer, ssh: SSHServer, stateDirectory: URL, accelerator: Accelerator) {
+    private func announce(
+        http: HTTPServer, api: HTTPServer, ssh: SSHServer, stateDirectory: URL, accelerator: Accelerator
+    ) {
         let host = configuration.listenAddress
         logger.info("listening", ["service": "ssh", "address": "\(host):\(ssh.port)"])
         logger.info("listening", ["service": "http", "address": "\(host):\(http.port)"])
+        logger.info("listening", ["service": "api", "address": "\(host):\(api.port)"])
         for fingerprint in ssh.hostKeyFingerprints {
             logger.info("host key", ["fingerprint": fingerprint])
         }
@@ -99,6 +112,7 @@ struct Daemon {
               SSH gateway   ssh -p \(ssh.port) localhost help
               create        ssh -p \(ssh.port) localhost create web
               HTTP proxy    http://<name>-<port>-<account>.\(configuration.domain)\(portSuffix)/
+              REST API      http://api.\(configuration.domain)\(portSuffix)/v1/ and http://\(host):\(api.port)/v1/
               account id    ssh -p \(ssh.port) localhost whoami
             Stop with Ctrl-C.
             """)

@@ -63,6 +63,7 @@ struct Invocation {
         case "--state-dir": configuration.stateDirectory = value
         case "--ssh-port": configuration.sshPort = try port()
         case "--http-port": configuration.httpPort = try port()
+        case "--api-port": configuration.apiPort = try port()
         case "--domain": configuration.domain = value.lowercased()
         case "--netns": configuration.networkNamespace = value
         case "--subnet": configuration.subnet = value

@@ -55,6 +55,7 @@ final class ParticledHarness: @unchecked Sendable {
         process.arguments =
             [
                 "run", "--state-dir", stateDirectory.path, "--ssh-port", "0", "--http-port", "0",
+                "--api-port", "0",
                 "--netns", namespace, "--subnet", subnet,
             ] + extraArguments
         FileManager.default.createFile(atPath: logURL.path, contents: nil)

@@ -36,7 +36,17 @@ enum Migrations {
             status_changed_at INTEGER NOT NULL,
             UNIQUE (account_id, name)
         );
+        """,
+        // 2: API keys, stored only as SHA-256 hashes.
         """
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            key_hash TEXT NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX api_keys_account ON api_keys(account_id);
+        """,
     ]
 
     /// Brings `database` to the newest schema, one transaction per migration.

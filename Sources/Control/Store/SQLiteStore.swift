@@ -67,13 +67,7 @@ public final class SQLiteStore: Store {
     public func insertAccount(_ account: Account, key: AccountKey) async throws {
         try await run { database in
             try database.transaction {
-                try database.query(
-                    "INSERT INTO accounts (id, balance_cents, recovery_email, created_at)"
-                        + " VALUES (?, ?, ?, ?)",
-                    [
-                        .text(account.id), .integer(account.balanceCents),
-                        .optionalText(account.recoveryEmail), .time(account.createdAt),
-                    ])
+                try Self.insert(account, into: database)
                 try Self.insert(key, into: database)
             }
         }
@@ -92,7 +86,17 @@ public final class SQLiteStore: Store {
     private static let keyColumns =
         "id, account_id, algorithm, base64, comment, name, created_at"
 
-    private static func insert(_ key: AccountKey, into database: SQLiteDatabase) throws {
+    static func insert(_ account: Account, into database: SQLiteDatabase) throws {
+        try database.query(
+            "INSERT INTO accounts (id, balance_cents, recovery_email, created_at)"
+                + " VALUES (?, ?, ?, ?)",
+            [
+                .text(account.id), .integer(account.balanceCents),
+                .optionalText(account.recoveryEmail), .time(account.createdAt),
+            ])
+    }
+
+    static func insert(_ key: AccountKey, into database: SQLiteDatabase) throws {
         try database.query(
             "INSERT INTO account_keys (id, account_id, fingerprint, algorithm, base64, comment,"
                 + " name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -103,7 +107,7 @@ public final class SQLiteStore: Store {
             ])
     }
 
-    private static func account(_ row: [SQLiteValue]) -> Account {
+    static func account(_ row: [SQLiteValue]) -> Account {
         Account(
             id: row[0].string!, balanceCents: row[1].int!, recoveryEmail: row[2].string,
             createdAt: row[3].date!)

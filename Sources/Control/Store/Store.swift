@@ -1,3 +1,5 @@
+import Foundation
+
 /// Persistent state of accounts, keys and particles.
 ///
 /// SQLite is the embedded implementation; the protocol lets a server database replace it.
@@ -9,6 +11,17 @@ public protocol Store: Sendable {
     /// Inserts a new account together with its first key.
     func insertAccount(_ account: Account, key: AccountKey) async throws
     func keys(accountID: String) async throws -> [AccountKey]
+    /// Adds a key to an existing account; `.conflict` if any account has it already.
+    func insertKey(_ key: AccountKey) async throws
+    /// Removes key `id` of the account; returns whether it existed.
+    func deleteKey(accountID: String, id: String) async throws -> Bool
+
+    /// Returns the account whose API key has the SHA-256 hash `keyHash` (hex).
+    func account(apiKeyHash: String) async throws -> Account?
+    /// Makes `keyHash` the account's only API key, revoking every earlier one.
+    func replaceAPIKey(accountID: String, keyHash: String, id: String, createdAt: Date) async throws
+    /// Inserts a new account with its first SSH key and its first API key, in one transaction.
+    func insertAccount(_ account: Account, key: AccountKey, apiKeyHash: String) async throws
 
     func particles(accountID: String) async throws -> [Particle]
     func allParticles() async throws -> [Particle]
