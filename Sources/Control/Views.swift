@@ -1,3 +1,5 @@
+import Foundation
+
 /// The JSON forms of domain objects, shared by the REST API and the SSH commands' `--json`.
 extension Particle {
     /// The fields of a create response.
