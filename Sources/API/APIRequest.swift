@@ -21,35 +21,62 @@ struct APIRequest: Sendable {
         guard !body.isEmpty else {
             throw APIError.badRequest("missing JSON body; send a JSON object with Content-Type: application/json")
         }
-        let value: Any
+        let value: JSONValue
         do {
-            value = try JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(body))
         } catch {
             throw APIError.badRequest("invalid JSON in request body: \(Self.describe(error))")
         }
-        guard let object = value as? [String: Any] else {
+        guard case .object(let object) = value else {
             throw APIError.badRequest("invalid JSON body: expected an object like {\"name\": \"web\"}")
         }
         return JSONBody(object: object)
     }
 
     private static func describe(_ error: any Error) -> String {
-        let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
-        return text ?? "not valid JSON"
+        if case DecodingError.dataCorrupted(let context) = error {
+            let underlying = context.underlyingError.map { ($0 as NSError).userInfo[NSDebugDescriptionErrorKey] as? String }
+            return (underlying ?? nil) ?? context.debugDescription
+        }
+        return "not valid JSON"
+    }
+}
+
+/// A decoded JSON value that keeps booleans, integers and other numbers apart.
+enum JSONValue: Decodable, Sendable {
+    case null, bool(Bool), integer(Int64), number(Double), string(String)
+    case array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int64.self) {
+            self = .integer(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
     }
 }
 
 /// A request's JSON object with typed field access; wrong types are 400 errors naming the field.
-struct JSONBody: @unchecked Sendable {
-    // Values from JSONSerialization: strings, numbers, booleans, arrays, dictionaries, NSNull.
-    let object: [String: Any]
+struct JSONBody: Sendable {
+    let object: [String: JSONValue]
 
     func string(_ field: String) throws -> String? {
-        guard let value = object[field], !(value is NSNull) else { return nil }
-        guard let text = value as? String else {
-            throw APIError.badRequest("invalid field '\(field)': expected a string")
+        switch object[field] {
+        case nil, .null: return nil
+        case .string(let text): return text
+        default: throw APIError.badRequest("invalid field '\(field)': expected a string")
         }
-        return text
     }
 
     func requiredString(_ field: String) throws -> String {
@@ -60,13 +87,11 @@ struct JSONBody: @unchecked Sendable {
     }
 
     func integer(_ field: String) throws -> Int? {
-        guard let value = object[field], !(value is NSNull) else { return nil }
-        guard let number = value as? NSNumber, CFGetTypeID(number) != CFBooleanGetTypeID(),
-            let integer = Int(exactly: number.doubleValue), number.doubleValue.rounded() == number.doubleValue
-        else {
-            throw APIError.badRequest("invalid field '\(field)': expected an integer")
+        switch object[field] {
+        case nil, .null: return nil
+        case .integer(let value) where Int(exactly: value) != nil: return Int(value)
+        default: throw APIError.badRequest("invalid field '\(field)': expected an integer")
         }
-        return integer
     }
 
     func requiredInteger(_ field: String) throws -> Int {

@@ -50,8 +50,9 @@ public struct APIResponder: HTTPResponder {
         } catch {
             return .respond(errorResponse(error, head: head))
         }
-        return .readBody(limit: Self.maxBodyBytes) { head, body in
-            var request = request
+        let authenticated = request
+        return .readBody(limit: Self.maxBodyBytes) { _, body in
+            var request = authenticated
             request.body = body
             return await run(route, request)
         }

@@ -13,6 +13,7 @@ final class ParticledHarness: @unchecked Sendable {
     private(set) var process: Process?
     private(set) var sshPort = 0
     private(set) var httpPort = 0
+    private(set) var apiPort = 0
     let logURL: URL
 
     init() throws {
@@ -70,10 +71,12 @@ final class ParticledHarness: @unchecked Sendable {
         while Date() < deadline {
             let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
             if let ssh = Self.listeningPort(text, service: "ssh"),
-                let http = Self.listeningPort(text, service: "http")
+                let http = Self.listeningPort(text, service: "http"),
+                let api = Self.listeningPort(text, service: "api")
             {
                 sshPort = ssh
                 httpPort = http
+                apiPort = api
                 return
             }
             guard process.isRunning else {
@@ -116,6 +119,52 @@ final class ParticledHarness: @unchecked Sendable {
         return (Int(result.output) ?? 0, body)
     }
 
+    /// Sends one request to the REST API port with curl and returns its status, headers and body.
+    func api(
+        _ method: String, _ path: String, key: String? = nil, json: String? = nil,
+        contentType: String = "application/json", host: String? = nil, port: Int? = nil
+    ) throws -> APIResult {
+        let bodyFile = directory.appendingPathComponent("api-body-\(UUID())").path
+        let headerFile = directory.appendingPathComponent("api-headers-\(UUID())").path
+        defer {
+            try? FileManager.default.removeItem(atPath: bodyFile)
+            try? FileManager.default.removeItem(atPath: headerFile)
+        }
+        var arguments = ["-s", "-X", method, "-o", bodyFile, "-D", headerFile, "-w", "%{http_code}", "--max-time", "120"]
+        if let key { arguments += ["-H", "Authorization: Bearer \(key)"] }
+        if let json {
+            let payload = directory.appendingPathComponent("api-payload-\(UUID())")
+            try json.write(to: payload, atomically: true, encoding: .utf8)
+            arguments += ["-H", "Content-Type: \(contentType)", "--data-binary", "@\(payload.path)"]
+        }
+        if let host { arguments += ["-H", "Host: \(host)"] }
+        arguments.append("http://127.0.0.1:\(port ?? apiPort)\(path)")
+        let result = try Command.runAllowingFailure("curl", arguments)
+        let body = (try? String(contentsOfFile: bodyFile, encoding: .utf8)) ?? ""
+        let headers = (try? String(contentsOfFile: headerFile, encoding: .utf8)) ?? ""
+        return APIResult(status: Int(result.output) ?? 0, headers: headers, body: body)
+    }
+
+    /// Creates an account over the REST API for the key at `keyPath`, signing a fresh challenge.
+    func createAccount(keyPath: String, signingKey: String? = nil) throws -> APIResult {
+        let challenge = try api("GET", "/v1/accounts/challenge").object()["challenge"] as! String
+        let signature = try sign(challenge, keyPath: signingKey ?? keyPath)
+        let publicKey = try String(contentsOfFile: keyPath + ".pub", encoding: .utf8)
+        return try api("POST", "/v1/accounts", json: jsonText(["public_key": publicKey, "challenge": challenge, "signature": signature]))
+    }
+
+    /// Signs `text` as `ssh-keygen -Y sign -n particle` does for a user.
+    func sign(_ text: String, keyPath: String) throws -> String {
+        let file = directory.appendingPathComponent("challenge-\(UUID())")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        defer {
+            try? FileManager.default.removeItem(at: file)
+            try? FileManager.default.removeItem(atPath: file.path + ".sig")
+        }
+        try Command.run("ssh-keygen", ["-Y", "sign", "-f", keyPath, "-n", "particle", file.path])
+        return try String(contentsOfFile: file.path + ".sig", encoding: .utf8)
+    }
+
     /// The daemon's log so far, for failure messages.
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
@@ -137,4 +186,37 @@ final class ParticledHarness: @unchecked Sendable {
 struct HarnessError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A REST response as the tests see it.
+struct APIResult {
+    var status: Int
+    var headers: String
+    var body: String
+
+    func object() throws -> [String: Any] { try jsonObject(body) }
+
+    /// The value of header `name` (case-insensitive), if present.
+    func header(_ name: String) -> String? {
+        for line in headers.split(whereSeparator: \.isNewline) {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == name.lowercased() {
+                return parts[1].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return nil
+    }
+
+    /// The error code of an error response.
+    var errorCode: String? {
+        ((try? jsonObject(body))?["error"] as? [String: Any])?["code"] as? String
+    }
+
+    var errorMessage: String {
+        (((try? jsonObject(body))?["error"] as? [String: Any])?["message"] as? String) ?? ""
+    }
+}
+
+func jsonText(_ object: [String: Any]) throws -> String {
+    String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
 }

@@ -1,0 +1,204 @@
+import Foundation
+import Support
+import Testing
+
+/// The REST API over real HTTP against a running particled.
+@Suite(.serialized) struct APITests {
+    @Test func accountsKeysAndErrors() throws {
+        let harness = try ParticledHarness()
+        defer { harness.stop() }
+        try harness.start()
+
+        let version = try harness.api("GET", "/v1/cli/version")
+        #expect(version.status == 200)
+        #expect(try version.object()["version"] is String)
+
+        // Account creation needs a signature over a fresh challenge by the key itself.
+        let created = try harness.createAccount(keyPath: harness.keyPath)
+        try #require(created.status == 201, "create account: \(created.body)")
+        let accountID = try #require(try created.object()["account_id"] as? String)
+        let key = try #require(try created.object()["api_key"] as? String)
+        #expect(key.hasPrefix("rp_k1_"))
+        #expect(accountID.count == 12)
+
+        let again = try harness.createAccount(keyPath: harness.keyPath)
+        #expect(again.status == 409)
+        #expect(try again.object()["api_key"] == nil)
+
+        let otherKey = harness.directory.appendingPathComponent("other").path
+        try Command.run("ssh-keygen", ["-q", "-t", "ecdsa", "-N", "", "-f", otherKey])
+        let wrongSigner = try harness.createAccount(keyPath: otherKey, signingKey: harness.keyPath)
+        #expect(wrongSigner.status == 401)
+        #expect(wrongSigner.errorCode == "unauthorized")
+        let unsigned = try harness.api(
+            "POST", "/v1/accounts", json: try jsonText(["public_key": try String(contentsOfFile: otherKey + ".pub", encoding: .utf8)]))
+        #expect(unsigned.status == 400)
+        #expect(unsigned.errorMessage == "missing field 'challenge'")
+
+        let challenge = try harness.api("GET", "/v1/accounts/challenge").object()["challenge"] as! String
+        let signature = try harness.sign(challenge, keyPath: otherKey)
+        let publicKey = try String(contentsOfFile: otherKey + ".pub", encoding: .utf8)
+        let body = try jsonText(["public_key": publicKey, "challenge": challenge, "signature": signature])
+        #expect(try harness.api("POST", "/v1/accounts", json: body).status == 201)
+        let replay = try harness.api("POST", "/v1/accounts", json: body)
+        #expect(replay.status == 401)
+        #expect(replay.errorMessage.contains("already used"))
+
+        // Authentication.
+        let account = try harness.api("GET", "/v1/account", key: key)
+        #expect(account.status == 200)
+        #expect(try account.object()["id"] as? String == accountID)
+        #expect(try account.object()["balance_cents"] as? Int == 0)
+        for badKey in [nil, "nope", "rp_k1_" + String(repeating: "0", count: 40)] {
+            let denied = try harness.api("GET", "/v1/account", key: badKey)
+            #expect(denied.status == 401, "key \(badKey ?? "none")")
+            #expect(denied.errorCode == "unauthorized")
+        }
+        let viaHost = try harness.api("GET", "/v1/account", key: key, host: "api.particle.localhost", port: harness.httpPort)
+        #expect(viaHost.status == 200)
+
+        let rotated = try harness.api("POST", "/v1/account/rotate-key", key: key)
+        #expect(rotated.status == 200)
+        let newKey = try #require(try rotated.object()["api_key"] as? String)
+        #expect(try harness.api("GET", "/v1/account", key: key).status == 401)
+        #expect(try harness.api("GET", "/v1/account", key: newKey).status == 200)
+
+        try checkKeys(harness, key: newKey)
+        try checkRequestErrors(harness, key: newKey)
+
+        // An account made over SSH gets its API key with `api-key`.
+        let sshKey = harness.directory.appendingPathComponent("ssh-user").path
+        try Command.run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", sshKey])
+        let issued = try harness.ssh("api-key", key: sshKey)
+        #expect(issued.status == 0)
+        let sshAPIKey = issued.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try harness.api("GET", "/v1/account", key: sshAPIKey).status == 200)
+    }
+
+    private func checkKeys(_ harness: ParticledHarness, key: String) throws {
+        let listed = try harness.api("GET", "/v1/keys", key: key)
+        #expect(listed.status == 200)
+        #expect((try listed.object()["keys"] as? [[String: Any]])?.count == 1)
+        let laptop = harness.directory.appendingPathComponent("laptop").path
+        try Command.run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "me@laptop", "-f", laptop])
+        let added = try harness.api(
+            "POST", "/v1/keys", key: key,
+            json: try jsonText(["public_key": try String(contentsOfFile: laptop + ".pub", encoding: .utf8)]))
+        #expect(added.status == 201)
+        let keyID = try #require(try added.object()["id"] as? String)
+        #expect(try added.object()["name"] as? String == "me@laptop")
+        let duplicate = try harness.api(
+            "POST", "/v1/keys", key: key,
+            json: try jsonText(["public_key": try String(contentsOfFile: laptop + ".pub", encoding: .utf8)]))
+        #expect(duplicate.status == 409)
+        let invalid = try harness.api("POST", "/v1/keys", key: key, json: #"{"public_key": "ssh-ed25519 nope"}"#)
+        #expect(invalid.status == 422)
+        let deleted = try harness.api("DELETE", "/v1/keys/\(keyID)", key: key)
+        #expect(deleted.status == 204)
+        #expect(deleted.body.isEmpty)
+        #expect(try harness.api("DELETE", "/v1/keys/\(keyID)", key: key).status == 404)
+        let only = try #require((try harness.api("GET", "/v1/keys", key: key).object()["keys"] as? [[String: Any]])?.first)
+        let last = try harness.api("DELETE", "/v1/keys/\(only["id"] as! String)", key: key)
+        #expect(last.status == 409)
+    }
+
+    private func checkRequestErrors(_ harness: ParticledHarness, key: String) throws {
+        let notAllowed = try harness.api("DELETE", "/v1/account", key: key)
+        #expect(notAllowed.status == 405)
+        #expect(notAllowed.header("Allow") == "GET")
+        #expect(notAllowed.errorCode == "method_not_allowed")
+
+        let plain = try harness.api("POST", "/v1/particles", key: key, json: "name=web", contentType: "text/plain")
+        #expect(plain.status == 415)
+        let huge = try harness.api("POST", "/v1/particles", key: key, json: String(repeating: " ", count: (1 << 20) + 1))
+        #expect(huge.status == 413)
+        let broken = try harness.api("POST", "/v1/particles", key: key, json: "{\"name\": ")
+        #expect(broken.status == 400)
+        #expect(broken.errorMessage.hasPrefix("invalid JSON"))
+        let wrongType = try harness.api("POST", "/v1/particles", key: key, json: #"{"name": 5}"#)
+        #expect(wrongType.status == 400)
+        #expect(wrongType.errorMessage == "invalid field 'name': expected a string")
+        let badSize = try harness.api("POST", "/v1/particles", key: key, json: #"{"name": "web", "size": "p5"}"#)
+        #expect(badSize.status == 422)
+        #expect(badSize.errorMessage.contains("invalid size 'p5'"))
+        let badName = try harness.api("POST", "/v1/particles", key: key, json: #"{"name": "Web_1"}"#)
+        #expect(badName.status == 422)
+        let badImage = try harness.api("POST", "/v1/particles", key: key, json: #"{"name": "web", "image": "nope"}"#)
+        #expect(badImage.status == 422)
+        let missing = try harness.api("GET", "/v1/particles/ghost", key: key)
+        #expect(missing.status == 404)
+        #expect(missing.errorCode == "not_found")
+        #expect(try harness.api("GET", "/v1/nothing", key: key).status == 404)
+        let badOffset = try harness.api("GET", "/v1/particles/ghost/logs?offset=-1", key: key)
+        #expect(badOffset.status == 400)
+        #expect((try harness.api("GET", "/v1/particles", key: key).object()["particles"] as? [Any])?.isEmpty == true)
+
+        let images = try harness.api("GET", "/v1/images", key: key)
+        let first = try #require((try images.object()["images"] as? [[String: Any]])?.first)
+        #expect(first["id"] as? String == "debian-12")
+        #expect(first["default"] as? Bool == true)
+    }
+
+    @Test func particleLifecycleAndIsolation() throws {
+        let harness = try ParticledHarness()
+        defer { harness.stop() }
+        try harness.start()
+        let key = try #require(try harness.createAccount(keyPath: harness.keyPath).object()["api_key"] as? String)
+        let otherPath = harness.directory.appendingPathComponent("other").path
+        try Command.run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", otherPath])
+        let other = try #require(try harness.createAccount(keyPath: otherPath).object()["api_key"] as? String)
+
+        let created = try harness.api("POST", "/v1/particles", key: key, json: #"{"name": "api1", "size": "p1"}"#)
+        try #require(created.status == 201, "create: \(created.body)\n\(harness.log.suffix(2000))")
+        let particle = try created.object()
+        #expect(Set(particle.keys) == ["id", "name", "size", "status", "http_port", "image", "created_at"])
+        #expect(particle["status"] as? String == "running")
+
+        let detail = try harness.api("GET", "/v1/particles/api1", key: key).object()
+        #expect(detail["idle_policy"] as? String == "sleep")
+        #expect(detail["image"] as? String == "debian-12")
+        let exec = try harness.api("POST", "/v1/particles/api1/exec", key: key, json: #"{"command": "hostname; exit 4"}"#)
+        #expect(exec.status == 200)
+        #expect(try exec.object()["output"] as? String == "api1\n")
+        #expect(try exec.object()["exit_code"] as? Int == 4)
+        let status = try harness.api("GET", "/v1/particles/api1/status", key: key).object()
+        #expect((status["vm_stats"] as? [String: Any])?["vm_state"] as? String == "Running")
+        #expect(status["healthy"] as? Bool == true)
+
+        let logs = try harness.api("GET", "/v1/particles/api1/logs", key: key).object()
+        let offset = try #require(logs["offset"] as? Int)
+        #expect(offset > 0)
+        #expect((logs["logs"] as? String)?.contains("particle: ready") == true)
+        let tail = try harness.api("GET", "/v1/particles/api1/logs?offset=\(offset)", key: key).object()
+        #expect((tail["offset"] as? Int ?? 0) >= offset)
+        #expect((tail["logs"] as? String)?.contains("particle: ready") == false)
+
+        // Account B sees nothing of A's particle, and nothing of A changes.
+        let probes: [(String, String, String?)] = [
+            ("GET", "/v1/particles/api1", nil), ("DELETE", "/v1/particles/api1", nil),
+            ("POST", "/v1/particles/api1/start", nil), ("POST", "/v1/particles/api1/stop", nil),
+            ("GET", "/v1/particles/api1/status", nil), ("GET", "/v1/particles/api1/logs", nil),
+            ("POST", "/v1/particles/api1/exec", #"{"command": "true"}"#),
+        ]
+        for (method, path, json) in probes {
+            let result = try harness.api(method, path, key: other, json: json)
+            #expect(result.status == 404, "\(method) \(path) as another account: \(result.status)")
+        }
+        let keys = try harness.api("GET", "/v1/keys", key: key).object()["keys"] as! [[String: Any]]
+        #expect(try harness.api("DELETE", "/v1/keys/\(keys[0]["id"] as! String)", key: other).status == 404)
+        #expect((try harness.api("GET", "/v1/particles", key: other).object()["particles"] as? [Any])?.isEmpty == true)
+        #expect(try harness.api("GET", "/v1/particles/api1", key: key).object()["status"] as? String == "running")
+
+        let stopped = try harness.api("POST", "/v1/particles/api1/stop", key: key)
+        #expect(stopped.status == 200)
+        #expect(try stopped.object()["status"] as? String == "stopped")
+        #expect(try stopped.object()["stopped_at"] is String)
+        let conflict = try harness.api("POST", "/v1/particles/api1/stop", key: key)
+        #expect(conflict.status == 409)
+        #expect(try harness.api("POST", "/v1/particles/api1/start", key: key).object()["status"] as? String == "running")
+        let deleted = try harness.api("DELETE", "/v1/particles/api1", key: key)
+        #expect(deleted.status == 204)
+        #expect(deleted.body.isEmpty)
+        #expect(try harness.api("GET", "/v1/particles/api1", key: key).status == 404)
+    }
+}
