@@ -19,7 +19,7 @@ public struct APIResponder: HTTPResponder {
     }
 
     static var allRoutes: [Route] {
-        accountRoutes + particleRoutes + keyRoutes + metaRoutes
+        accountRoutes + particleRoutes + settingRoutes + keyRoutes + metaRoutes
     }
 
     public func route(_ head: HTTPRequestHead) async -> HTTPAction {

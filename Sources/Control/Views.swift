@@ -33,6 +33,8 @@ extension Particle {
         ]
         if let customDomain { fields.append(("custom_domain", .string(customDomain))) }
         fields.append(("idle_policy", .string(idlePolicy.rawValue)))
+        fields.append(("idle_timeout_seconds", .int(Int64(idleTimeoutSeconds))))
+        if let idleSchedule { fields.append(("idle_schedule", .string(idleSchedule))) }
         fields.append(("created_at", JSON.time(createdAt)))
         if let stoppedAt { fields.append(("stopped_at", JSON.time(stoppedAt))) }
         return fields

@@ -139,6 +139,60 @@ import Testing
         #expect(first["default"] as? Bool == true)
     }
 
+    /// Rename, port, idle policy and custom domain on the running particle `api1`.
+    private func checkSettings(_ harness: ParticledHarness, key: String) throws {
+        let account = try harness.api("GET", "/v1/account", key: key).object()["id"] as! String
+        let serve = #"{"command": "systemd-run python3 -m http.server 8000 -d /etc"}"#
+        #expect(try harness.api("POST", "/v1/particles/api1/exec", key: key, json: serve).status == 200)
+
+        let port = try harness.api("PUT", "/v1/particles/api1/port", key: key, json: #"{"http_port": 8000}"#)
+        #expect(port.status == 200)
+        #expect(try port.object()["http_port"] as? Int == 8000)
+        #expect(try waitFor200(harness, host: "api1-\(account).particle.localhost", path: "/hostname") == "api1\n")
+        for bad in ["0", "65536", "-1"] {
+            let result = try harness.api("PUT", "/v1/particles/api1/port", key: key, json: "{\"http_port\": \(bad)}")
+            #expect(result.status == 422, "port \(bad)")
+        }
+        #expect(try harness.api("PUT", "/v1/particles/api1/port", key: key, json: #"{"http_port": "80"}"#).status == 400)
+
+        let renamed = try harness.api("POST", "/v1/particles/api1/rename", key: key, json: #"{"name": "api2"}"#)
+        #expect(renamed.status == 200)
+        #expect(try renamed.object()["name"] as? String == "api2")
+        #expect(try harness.get(host: "api2-\(account).particle.localhost", path: "/hostname").status == 200)
+        #expect(try harness.get(host: "api1-\(account).particle.localhost", path: "/hostname").status == 404)
+        #expect(try harness.api("POST", "/v1/particles/api2/rename", key: key, json: #"{"name": "Bad_Name"}"#).status == 422)
+
+        let domain = try harness.api("PUT", "/v1/particles/api2/domain", key: key, json: #"{"domain": "app.example.test"}"#)
+        #expect(domain.status == 200)
+        #expect(try domain.object()["custom_domain"] as? String == "app.example.test")
+        #expect(try harness.get(host: "app.example.test", path: "/hostname").status == 200)
+        let platformDomain = try harness.api(
+            "PUT", "/v1/particles/api2/domain", key: key, json: #"{"domain": "x.particle.localhost"}"#)
+        #expect(platformDomain.status == 422)
+        let removed = try harness.api("DELETE", "/v1/particles/api2/domain", key: key)
+        #expect(removed.status == 200)
+        #expect(try removed.object()["custom_domain"] == nil)
+        #expect(try harness.get(host: "app.example.test", path: "/hostname").status == 404)
+
+        let idle = try harness.api(
+            "PUT", "/v1/particles/api2/idle", key: key, json: #"{"policy": "sleep", "timeout_seconds": 30}"#)
+        #expect(idle.status == 200)
+        #expect(try idle.object()["idle_timeout_seconds"] as? Int == 30)
+        let scheduled = try harness.api(
+            "PUT", "/v1/particles/api2/idle", key: key,
+            json: #"{"policy": "schedule", "schedule": "mon-fri 08:00-19:00 Europe/Berlin"}"#)
+        #expect(try scheduled.object()["idle_policy"] as? String == "schedule")
+        for bad in [
+            #"{"policy": "nap"}"#, #"{"policy": "sleep", "timeout_seconds": 5}"#, #"{"policy": "schedule"}"#,
+            #"{"policy": "schedule", "schedule": "mon-fri 25:00-19:00"}"#,
+        ] {
+            #expect(try harness.api("PUT", "/v1/particles/api2/idle", key: key, json: bad).status == 422, "\(bad)")
+        }
+        #expect(try harness.api("PUT", "/v1/particles/api2/idle", key: key, json: #"{"policy": "on"}"#).status == 200)
+        #expect(try harness.api("POST", "/v1/particles/api2/rename", key: key, json: #"{"name": "api1"}"#).status == 200)
+        #expect(try harness.api("PUT", "/v1/particles/api1/port", key: key, json: #"{"http_port": 80}"#).status == 200)
+    }
+
     @Test func particleLifecycleAndIsolation() throws {
         let harness = try ParticledHarness()
         defer { harness.stop() }
@@ -179,6 +233,11 @@ import Testing
             ("POST", "/v1/particles/api1/start", nil), ("POST", "/v1/particles/api1/stop", nil),
             ("GET", "/v1/particles/api1/status", nil), ("GET", "/v1/particles/api1/logs", nil),
             ("POST", "/v1/particles/api1/exec", #"{"command": "true"}"#),
+            ("POST", "/v1/particles/api1/rename", #"{"name": "stolen"}"#),
+            ("PUT", "/v1/particles/api1/port", #"{"http_port": 22}"#),
+            ("PUT", "/v1/particles/api1/idle", #"{"policy": "on"}"#),
+            ("PUT", "/v1/particles/api1/domain", #"{"domain": "stolen.example.test"}"#),
+            ("DELETE", "/v1/particles/api1/domain", nil),
         ]
         for (method, path, json) in probes {
             let result = try harness.api(method, path, key: other, json: json)
@@ -187,7 +246,13 @@ import Testing
         let keys = try harness.api("GET", "/v1/keys", key: key).object()["keys"] as! [[String: Any]]
         #expect(try harness.api("DELETE", "/v1/keys/\(keys[0]["id"] as! String)", key: other).status == 404)
         #expect((try harness.api("GET", "/v1/particles", key: other).object()["particles"] as? [Any])?.isEmpty == true)
-        #expect(try harness.api("GET", "/v1/particles/api1", key: key).object()["status"] as? String == "running")
+        let unchanged = try harness.api("GET", "/v1/particles/api1", key: key).object()
+        #expect(unchanged["status"] as? String == "running")
+        #expect(unchanged["http_port"] as? Int == 80)
+        #expect(unchanged["idle_policy"] as? String == "sleep")
+        #expect(unchanged["custom_domain"] == nil)
+
+        try checkSettings(harness, key: key)
 
         let stopped = try harness.api("POST", "/v1/particles/api1/stop", key: key)
         #expect(stopped.status == 200)

@@ -111,7 +111,11 @@ final class ParticledHarness: @unchecked Sendable {
     func get(host: String, path: String = "/", accept: String? = nil) throws -> (status: Int, body: String) {
         let bodyFile = directory.appendingPathComponent("body-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: bodyFile) }
-        var arguments = ["-s", "-o", bodyFile, "-w", "%{http_code}", "--max-time", "60"]
+        // Every host name resolves to loopback, so no request can leave the machine.
+        var arguments = [
+            "-s", "-o", bodyFile, "-w", "%{http_code}", "--max-time", "60",
+            "--resolve", "\(host):\(httpPort):127.0.0.1",
+        ]
         if let accept { arguments += ["-H", "Accept: \(accept)"] }
         arguments.append("http://\(host):\(httpPort)\(path)")
         let result = try Command.runAllowingFailure("curl", arguments)

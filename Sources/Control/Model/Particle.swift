@@ -38,6 +38,10 @@ public struct Particle: Sendable, Equatable {
     public var status: ParticleStatus
     public var httpPort: Int
     public var idlePolicy: IdlePolicy
+    /// How long the particle may go without activity before the `sleep` policy puts it to sleep.
+    public var idleTimeoutSeconds: Int = IdleSettings.defaultTimeoutSeconds
+    /// The weekly windows of the `schedule` policy, as the user gave them.
+    public var idleSchedule: String?
     /// The guest's IPv4 address inside Particle's network namespace.
     public var address: String
     public var customDomain: String?

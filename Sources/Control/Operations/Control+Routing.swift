@@ -42,6 +42,9 @@ struct HostNameRoute: Equatable {
 extension Control {
     /// Finds the particle and port that `host` (a Host header without port) names.
     public func resolveHost(_ host: String) async throws -> ProxyDestination {
+        if let particle = try await store.particle(customDomain: host.lowercased()) {
+            return ProxyDestination(particle: particle, port: particle.httpPort)
+        }
         for route in HostNameRoute.candidates(host: host, domain: configuration.domain) {
             if let particle = try await store.particle(accountID: route.accountID, name: route.name) {
                 return ProxyDestination(particle: particle, port: route.port ?? particle.httpPort)

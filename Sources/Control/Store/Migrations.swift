@@ -47,6 +47,11 @@ enum Migrations {
         );
         CREATE INDEX api_keys_account ON api_keys(account_id);
         """,
+        // 3: per-particle idle timeout and weekly schedule.
+        """
+        ALTER TABLE particles ADD COLUMN idle_timeout_seconds INTEGER NOT NULL DEFAULT 120;
+        ALTER TABLE particles ADD COLUMN idle_schedule TEXT;
+        """,
     ]
 
     /// Brings `database` to the newest schema, one transaction per migration.

@@ -3,7 +3,7 @@ import Foundation
 extension SQLiteStore {
     private static let particleColumns = """
         id, account_id, name, size, image, status, http_port, idle_policy, address,
-        custom_domain, created_at, stopped_at, status_changed_at
+        custom_domain, created_at, stopped_at, status_changed_at, idle_timeout_seconds, idle_schedule
         """
 
     public func particles(accountID: String) async throws -> [Particle] {
@@ -23,6 +23,10 @@ extension SQLiteStore {
         try await selectParticles("WHERE id = ?", [.text(id)]).first
     }
 
+    public func particle(customDomain: String) async throws -> Particle? {
+        try await selectParticles("WHERE custom_domain = ?", [.text(customDomain)]).first
+    }
+
     public func insertParticle(_ particle: Particle, pool: AddressPool) async throws -> Particle {
         try await run { database in
             try database.transaction {
@@ -37,7 +41,7 @@ extension SQLiteStore {
                 inserted.address = address
                 try database.query(
                     "INSERT INTO particles (\(Self.particleColumns))"
-                        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     Self.values(inserted))
                 return inserted
             }
@@ -51,7 +55,8 @@ extension SQLiteStore {
                 """
                 UPDATE particles SET account_id = ?, name = ?, size = ?, image = ?, status = ?,
                 http_port = ?, idle_policy = ?, address = ?, custom_domain = ?, created_at = ?,
-                stopped_at = ?, status_changed_at = ? WHERE id = ?
+                stopped_at = ?, status_changed_at = ?, idle_timeout_seconds = ?, idle_schedule = ?
+                WHERE id = ?
                 """,
                 Array(values.dropFirst()) + [values[0]])
         }
@@ -80,16 +85,20 @@ extension SQLiteStore {
             .integer(Int64(particle.httpPort)), .text(particle.idlePolicy.rawValue),
             .text(particle.address), .optionalText(particle.customDomain),
             .time(particle.createdAt), .time(particle.stoppedAt), .time(particle.statusChangedAt),
+            .integer(Int64(particle.idleTimeoutSeconds)), .optionalText(particle.idleSchedule),
         ]
     }
 
     private static func particle(_ row: [SQLiteValue]) -> Particle {
-        Particle(
+        var particle = Particle(
             id: row[0].string!, accountID: row[1].string!, name: row[2].string!,
             size: ParticleSize(rawValue: row[3].string!) ?? .p1, image: row[4].string!,
             status: ParticleStatus(rawValue: row[5].string!) ?? .error,
             httpPort: Int(row[6].int!), idlePolicy: IdlePolicy(rawValue: row[7].string!) ?? .sleep,
             address: row[8].string!, customDomain: row[9].string, createdAt: row[10].date!,
             stoppedAt: row[11].date, statusChangedAt: row[12].date!)
+        particle.idleTimeoutSeconds = Int(row[13].int!)
+        particle.idleSchedule = row[14].string
+        return particle
     }
 }

@@ -27,6 +27,7 @@ public protocol Store: Sendable {
     func allParticles() async throws -> [Particle]
     func particle(accountID: String, name: String) async throws -> Particle?
     func particle(id: String) async throws -> Particle?
+    func particle(customDomain: String) async throws -> Particle?
     /// Inserts `particle`, giving it the first address of `pool` that no particle uses.
     func insertParticle(_ particle: Particle, pool: AddressPool) async throws -> Particle
     func updateParticle(_ particle: Particle) async throws

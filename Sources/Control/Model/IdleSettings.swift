@@ -1,0 +1,129 @@
+import Foundation
+
+/// Limits and defaults of the idle policies.
+public enum IdleSettings {
+    public static let defaultTimeoutSeconds = 120
+    public static let timeoutRange = 30...86_400
+
+    /// Parses a timeout like `30s`, `5m`, `2h` or a plain number of seconds.
+    public static func parseTimeout(_ text: String) throws(ControlError) -> Int {
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600]
+        var digits = Substring(text)
+        var multiplier = 1
+        if let last = text.last, let unit = units[last] {
+            digits = digits.dropLast()
+            multiplier = unit
+        }
+        guard let value = Int(digits), value > 0 else {
+            throw .invalidArgument("invalid idle timeout '\(text)'; use seconds like 30s, 5m or 2h")
+        }
+        return try validateTimeout(value * multiplier)
+    }
+
+    @discardableResult
+    public static func validateTimeout(_ seconds: Int) throws(ControlError) -> Int {
+        guard timeoutRange.contains(seconds) else {
+            throw .invalidArgument(
+                "invalid idle timeout \(seconds) s; use 30 seconds to 24 hours (30-86400)")
+        }
+        return seconds
+    }
+}
+
+/// The weekly windows of the `schedule` idle policy, like `mon-fri 08:00-19:00 Europe/Berlin`.
+///
+/// Several windows are separated by `;` and share the time zone at the end (UTC if none).
+/// A window's end may be before its start to cross midnight.
+public struct WeeklySchedule: Sendable, Equatable {
+    public struct Window: Sendable, Equatable {
+        /// Days as 1 (Monday) to 7 (Sunday).
+        public var days: Set<Int>
+        /// Minutes after midnight.
+        public var start: Int
+        public var end: Int
+    }
+
+    public var windows: [Window]
+    public var timeZone: TimeZone
+
+    static let dayNames = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    static let example = "mon-fri 08:00-19:00 Europe/Berlin"
+
+    public init(parsing text: String) throws(ControlError) {
+        var tokens = text.split(whereSeparator: \.isWhitespace).map(String.init)
+        var zone = TimeZone(identifier: "UTC")!
+        // The last word is a time zone unless it is the hours of the last window.
+        if let last = tokens.last, !last.contains(":") {
+            guard let parsed = TimeZone(identifier: last) else {
+                throw .invalidArgument(
+                    "unknown time zone '\(last)' in schedule; use an IANA name like Europe/Berlin")
+            }
+            zone = parsed
+            tokens.removeLast()
+        }
+        let groups = tokens.joined(separator: " ").split(separator: ";")
+        guard !groups.isEmpty else {
+            throw .invalidArgument("missing schedule; give weekly windows like '\(Self.example)'")
+        }
+        windows = try groups.map { group throws(ControlError) in try Self.window(String(group)) }
+        timeZone = zone
+    }
+
+    /// Whether `date` falls inside one of the windows.
+    public func contains(_ date: Date) -> Bool {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let parts = calendar.dateComponents([.weekday, .hour, .minute], from: date)
+        let day = ((parts.weekday ?? 1) + 5) % 7 + 1
+        let minute = (parts.hour ?? 0) * 60 + (parts.minute ?? 0)
+        let previousDay = (day + 5) % 7 + 1
+        return windows.contains { window in
+            if window.start < window.end {
+                return window.days.contains(day) && (window.start..<window.end).contains(minute)
+            }
+            // Crosses midnight: the evening part today or the morning part of the day after.
+            return (window.days.contains(day) && minute >= window.start)
+                || (window.days.contains(previousDay) && minute < window.end)
+        }
+    }
+
+    /// Parses `HH:MM-HH:MM` into minutes after midnight.
+    private static func hours(_ text: String) -> (start: Int, end: Int)? {
+        let times = text.split(separator: "-").map { minutes(String($0)) }
+        guard times.count == 2, let start = times[0], let end = times[1], start != end else { return nil }
+        return (start, end)
+    }
+
+    private static func window(_ text: String) throws(ControlError) -> Window {
+        let parts = text.split(whereSeparator: \.isWhitespace)
+        guard parts.count == 2 else {
+            throw .invalidArgument("invalid schedule window '\(text)'; use days and hours like '\(example)'")
+        }
+        var days = Set<Int>()
+        for item in parts[0].lowercased().split(separator: ",") {
+            let ends = item.split(separator: "-").map { dayNames.firstIndex(of: String($0)) }
+            guard (1...2).contains(ends.count), let first = ends.first!, let last = ends.last! else {
+                throw .invalidArgument("invalid days '\(parts[0])' in schedule; use mon-fri, sat,sun or similar")
+            }
+            var index = first
+            while true {
+                days.insert(index + 1)
+                if index == last { break }
+                index = (index + 1) % 7
+            }
+        }
+        guard let (start, end) = hours(String(parts[1])) else {
+            throw .invalidArgument("invalid hours '\(parts[1])' in schedule; use HH:MM-HH:MM like 08:00-19:00")
+        }
+        return Window(days: days, start: start, end: end)
+    }
+
+    private static func minutes(_ text: String) -> Int? {
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, parts[0].count == 2, parts[1].count == 2,
+            let hour = Int(parts[0]), let minute = Int(parts[1]),
+            (0...24).contains(hour), (0...59).contains(minute), hour * 60 + minute <= 1440
+        else { return nil }
+        return hour * 60 + minute
+    }
+}
