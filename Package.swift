@@ -32,6 +32,7 @@ let package = Package(
         .testTarget(name: "ControlTests", dependencies: ["Control"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM"]),
         .testTarget(name: "HTTPProxyTests", dependencies: ["HTTPProxy"]),
+        .testTarget(name: "APITests", dependencies: ["API"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Support"]),
     ]

@@ -73,7 +73,7 @@ struct JSONBody: Sendable {
 
     func string(_ field: String) throws -> String? {
         switch object[field] {
-        case nil, .null: return nil
+        case nil: return nil
         case .string(let text): return text
         default: throw APIError.badRequest("invalid field '\(field)': expected a string")
         }
@@ -88,7 +88,7 @@ struct JSONBody: Sendable {
 
     func integer(_ field: String) throws -> Int? {
         switch object[field] {
-        case nil, .null: return nil
+        case nil: return nil
         case .integer(let value) where Int(exactly: value) != nil: return Int(value)
         default: throw APIError.badRequest("invalid field '\(field)': expected an integer")
         }

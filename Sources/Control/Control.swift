@@ -14,15 +14,32 @@ public final class Control: Sendable {
         public var defaultImage: String
         /// How long a clean guest shutdown may take before the guest is powered off.
         public var stopDeadline: Duration
+        /// Per-account limits; creating past one is `.forbidden`.
+        public var quotas: Quotas
 
         public init(
             domain: String, addressPool: AddressPool, defaultImage: String = "debian-12",
-            stopDeadline: Duration = .seconds(30)
+            stopDeadline: Duration = .seconds(30), quotas: Quotas = Quotas()
         ) {
             self.domain = domain
             self.addressPool = addressPool
             self.defaultImage = defaultImage
             self.stopDeadline = stopDeadline
+            self.quotas = quotas
+        }
+    }
+
+    /// Per-account limits on what an account can hold at once.
+    public struct Quotas: Sendable {
+        public var particles: Int
+        /// The sum of the vCPUs of the account's particles.
+        public var vcpus: Int
+        public var snapshots: Int
+
+        public init(particles: Int = 20, vcpus: Int = 32, snapshots: Int = 50) {
+            self.particles = particles
+            self.vcpus = vcpus
+            self.snapshots = snapshots
         }
     }
 

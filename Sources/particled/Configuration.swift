@@ -17,6 +17,9 @@ struct Configuration: Codable {
     var bootTimeoutSeconds = 180
     var stopTimeoutSeconds = 30
     var logLevel = "info"
+    var quotaParticles = 20
+    var quotaVCPUs = 32
+    var quotaSnapshots = 50
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case stateDirectory = "state_dir"
@@ -31,6 +34,9 @@ struct Configuration: Codable {
         case bootTimeoutSeconds = "boot_timeout_seconds"
         case stopTimeoutSeconds = "stop_timeout_seconds"
         case logLevel = "log_level"
+        case quotaParticles = "quota_particles"
+        case quotaVCPUs = "quota_vcpus"
+        case quotaSnapshots = "quota_snapshots"
     }
 
     init() {}
@@ -51,6 +57,9 @@ struct Configuration: Codable {
         bootTimeoutSeconds = try container.decodeIfPresent(Int.self, forKey: .bootTimeoutSeconds) ?? defaults.bootTimeoutSeconds
         stopTimeoutSeconds = try container.decodeIfPresent(Int.self, forKey: .stopTimeoutSeconds) ?? defaults.stopTimeoutSeconds
         logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? defaults.logLevel
+        quotaParticles = try container.decodeIfPresent(Int.self, forKey: .quotaParticles) ?? defaults.quotaParticles
+        quotaVCPUs = try container.decodeIfPresent(Int.self, forKey: .quotaVCPUs) ?? defaults.quotaVCPUs
+        quotaSnapshots = try container.decodeIfPresent(Int.self, forKey: .quotaSnapshots) ?? defaults.quotaSnapshots
     }
 
     /// Loads `path`, rejecting unknown keys so that a typo does not silently keep a default.
@@ -92,6 +101,11 @@ struct Configuration: Codable {
             networkNamespace.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
         else {
             throw StartupError("invalid netns '\(networkNamespace)'; use letters, digits, - and _")
+        }
+        for (name, value) in [
+            ("quota_particles", quotaParticles), ("quota_vcpus", quotaVCPUs), ("quota_snapshots", quotaSnapshots),
+        ] where value < 0 {
+            throw StartupError("invalid \(name) \(value); use 0 or more")
         }
         guard bootTimeoutSeconds > 0, stopTimeoutSeconds > 0 else {
             throw StartupError("boot_timeout_seconds and stop_timeout_seconds must be positive")

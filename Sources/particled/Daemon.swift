@@ -30,7 +30,10 @@ struct Daemon {
             store: store, hypervisor: hypervisor,
             configuration: .init(
                 domain: configuration.domain, addressPool: pool,
-                stopDeadline: .seconds(configuration.stopTimeoutSeconds)))
+                stopDeadline: .seconds(configuration.stopTimeoutSeconds),
+                quotas: .init(
+                    particles: configuration.quotaParticles, vcpus: configuration.quotaVCPUs,
+                    snapshots: configuration.quotaSnapshots)))
         try blockingAwait { try await control.reconcile() }
 
         let api = APIResponder(control: control, logger: Logger(label: "api"))

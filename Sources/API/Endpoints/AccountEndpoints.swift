@@ -67,6 +67,11 @@ extension APIResponder {
             Route(method: "GET", pattern: "/v1/cli/version", authenticated: false) { _, _ in
                 APIResponse.json(200, .object([("version", .string(ParticleVersion.current))]))
             },
+            Route(method: "GET", pattern: "/v1/openapi.json", authenticated: false) { _, _ in
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Type", value: "application/json")
+                return HTTPResponse(status: 200, headers: headers, body: Array(OpenAPIDocument.json.utf8))
+            },
         ]
     }
 }

@@ -15,6 +15,7 @@ extension Control {
             throw ControlError.conflict(
                 "particle '\(name)' already exists; choose another name or run `delete \(name)`")
         }
+        try await checkQuotas(accountID: accountID, adding: size)
 
         let now = Date()
         let draft = Particle(
@@ -178,6 +179,25 @@ extension Control {
 
     public func images() async -> [ImageInfo] {
         await hypervisor.images()
+    }
+
+    /// Rejects a new particle of `size` that would take the account past a quota.
+    func checkQuotas(accountID: String, adding size: ParticleSize) async throws {
+        let quotas = configuration.quotas
+        let existing = try await store.particles(accountID: accountID)
+        guard existing.count < quotas.particles else {
+            throw ControlError(
+                .forbidden,
+                "particle quota reached: this account may have \(quotas.particles) particles;"
+                    + " delete one first")
+        }
+        let vcpus = existing.map(\.size.vcpus).reduce(0, +)
+        guard vcpus + size.vcpus <= quotas.vcpus else {
+            throw ControlError(
+                .forbidden,
+                "vCPU quota reached: this account may use \(quotas.vcpus) vCPUs and uses \(vcpus);"
+                    + " a \(size.rawValue) needs \(size.vcpus). Delete or resize a particle first")
+        }
     }
 
     private func requireImage(_ id: String) async throws {

@@ -3,7 +3,7 @@ import Support
 import Testing
 
 /// The REST API over real HTTP against a running particled.
-@Suite(.serialized) struct APITests {
+@Suite(.serialized) struct RESTTests {
     @Test func accountsKeysAndErrors() throws {
         let harness = try ParticledHarness()
         defer { harness.stop() }
