@@ -11,11 +11,17 @@ public struct APIResponder: HTTPResponder {
     let control: Control
     let logger: Logger
     let routes: [Route]
+    /// Requests per API key, and per source address on the endpoints without a key.
+    let keyLimiter: RateLimiter
+    let addressLimiter: RateLimiter
 
-    public init(control: Control, logger: Logger) {
+    /// `requestsPerMinute` bounds each API key, and each source address on public endpoints.
+    public init(control: Control, logger: Logger, requestsPerMinute: Int = 600) {
         self.control = control
         self.logger = logger
         self.routes = Self.allRoutes
+        keyLimiter = RateLimiter(capacity: requestsPerMinute, period: 60)
+        addressLimiter = RateLimiter(capacity: requestsPerMinute, period: 60)
     }
 
     static var allRoutes: [Route] {
@@ -41,7 +47,11 @@ public struct APIResponder: HTTPResponder {
         var request = APIRequest(head: head, body: [], parameters: parameters, query: query, account: nil)
         do {
             if route.authenticated {
-                request.account = try await authenticate(head)
+                let account = try await authenticate(head)
+                try limit(keyLimiter, key: account.id)
+                request.account = account
+            } else {
+                try limit(addressLimiter, key: head.remoteAddress)
             }
             guard Self.hasBody(head) else {
                 return .respond(await run(route, request))
@@ -75,6 +85,16 @@ public struct APIResponder: HTTPResponder {
             throw ControlError(.unauthorized, "malformed Authorization header; send Authorization: Bearer <api key>")
         }
         return try await control.account(apiKey: String(parts[1]).trimmingCharacters(in: .whitespaces))
+    }
+
+    private func limit(_ limiter: RateLimiter, key: String) throws {
+        guard let wait = limiter.take(key) else { return }
+        let seconds = max(1, Int(wait.rounded(.up)))
+        var error = APIError(
+            status: 429, code: "rate_limited",
+            message: "too many requests: the limit is \(limiter.capacity) per minute; retry in \(seconds) s")
+        error.headers.add(name: "Retry-After", value: String(seconds))
+        throw error
     }
 
     static func hasBody(_ head: HTTPRequestHead) -> Bool {

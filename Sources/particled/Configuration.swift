@@ -17,6 +17,7 @@ struct Configuration: Codable {
     var bootTimeoutSeconds = 180
     var stopTimeoutSeconds = 30
     var logLevel = "info"
+    var apiRequestsPerMinute = 600
     var quotaParticles = 20
     var quotaVCPUs = 32
     var quotaSnapshots = 50
@@ -34,6 +35,7 @@ struct Configuration: Codable {
         case bootTimeoutSeconds = "boot_timeout_seconds"
         case stopTimeoutSeconds = "stop_timeout_seconds"
         case logLevel = "log_level"
+        case apiRequestsPerMinute = "api_requests_per_minute"
         case quotaParticles = "quota_particles"
         case quotaVCPUs = "quota_vcpus"
         case quotaSnapshots = "quota_snapshots"
@@ -57,6 +59,7 @@ struct Configuration: Codable {
         bootTimeoutSeconds = try container.decodeIfPresent(Int.self, forKey: .bootTimeoutSeconds) ?? defaults.bootTimeoutSeconds
         stopTimeoutSeconds = try container.decodeIfPresent(Int.self, forKey: .stopTimeoutSeconds) ?? defaults.stopTimeoutSeconds
         logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? defaults.logLevel
+        apiRequestsPerMinute = try container.decodeIfPresent(Int.self, forKey: .apiRequestsPerMinute) ?? defaults.apiRequestsPerMinute
         quotaParticles = try container.decodeIfPresent(Int.self, forKey: .quotaParticles) ?? defaults.quotaParticles
         quotaVCPUs = try container.decodeIfPresent(Int.self, forKey: .quotaVCPUs) ?? defaults.quotaVCPUs
         quotaSnapshots = try container.decodeIfPresent(Int.self, forKey: .quotaSnapshots) ?? defaults.quotaSnapshots
@@ -106,6 +109,9 @@ struct Configuration: Codable {
             ("quota_particles", quotaParticles), ("quota_vcpus", quotaVCPUs), ("quota_snapshots", quotaSnapshots),
         ] where value < 0 {
             throw StartupError("invalid \(name) \(value); use 0 or more")
+        }
+        guard apiRequestsPerMinute > 0 else {
+            throw StartupError("invalid api_requests_per_minute \(apiRequestsPerMinute); use 1 or more")
         }
         guard bootTimeoutSeconds > 0, stopTimeoutSeconds > 0 else {
             throw StartupError("boot_timeout_seconds and stop_timeout_seconds must be positive")

@@ -36,7 +36,9 @@ struct Daemon {
                     snapshots: configuration.quotaSnapshots)))
         try blockingAwait { try await control.reconcile() }
 
-        let api = APIResponder(control: control, logger: Logger(label: "api"))
+        let api = APIResponder(
+            control: control, logger: Logger(label: "api"),
+            requestsPerMinute: configuration.apiRequestsPerMinute)
         let http = HTTPServer(
             configuration: .init(host: configuration.listenAddress, port: configuration.httpPort),
             responder: FrontRouter(

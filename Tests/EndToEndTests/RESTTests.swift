@@ -193,6 +193,30 @@ import Testing
         #expect(try harness.api("PUT", "/v1/particles/api1/port", key: key, json: #"{"http_port": 80}"#).status == 200)
     }
 
+    @Test func limitsAndQuotas() throws {
+        let harness = try ParticledHarness()
+        defer { harness.stop() }
+        let config = harness.directory.appendingPathComponent("config.json")
+        try #"{"api_requests_per_minute": 4, "quota_particles": 0}"#.write(to: config, atomically: true, encoding: .utf8)
+        try harness.start(extraArguments: ["--config", config.path])
+        let key = try #require(try harness.createAccount(keyPath: harness.keyPath).object()["api_key"] as? String)
+
+        let quota = try harness.api("POST", "/v1/particles", key: key, json: #"{"name": "web"}"#)
+        #expect(quota.status == 403)
+        #expect(quota.errorMessage.contains("particle quota reached"))
+        var statuses: [Int] = []
+        var limited: APIResult?
+        for _ in 0..<6 {
+            let result = try harness.api("GET", "/v1/account", key: key)
+            statuses.append(result.status)
+            if result.status == 429 { limited = result }
+        }
+        #expect(statuses.prefix(3) == [200, 200, 200], "\(statuses)")
+        let refused = try #require(limited, "no 429 in \(statuses)")
+        #expect(Int(refused.header("Retry-After") ?? "") ?? 0 >= 1)
+        #expect(refused.errorCode == "rate_limited")
+    }
+
     @Test func particleLifecycleAndIsolation() throws {
         let harness = try ParticledHarness()
         defer { harness.stop() }

@@ -9,7 +9,7 @@ import Testing
         let harness = try ParticledHarness()
         defer { harness.stop() }
         let config = harness.directory.appendingPathComponent("config.json")
-        try #"{"quota_particles": 1, "quota_vcpus": 1}"#.write(to: config, atomically: true, encoding: .utf8)
+        try #"{"quota_particles": 1, "quota_vcpus": 1, "api_requests_per_minute": 100000}"#.write(to: config, atomically: true, encoding: .utf8)
         try harness.start(extraArguments: ["--config", config.path])
         let key = try #require(try harness.createAccount(keyPath: harness.keyPath).object()["api_key"] as? String)
 
