@@ -25,7 +25,7 @@ public struct APIResponder: HTTPResponder {
     }
 
     static var allRoutes: [Route] {
-        accountRoutes + particleRoutes + settingRoutes + keyRoutes + metaRoutes
+        accountRoutes + particleRoutes + settingRoutes + diskRoutes + keyRoutes + metaRoutes
     }
 
     public func route(_ head: HTTPRequestHead) async -> HTTPAction {

@@ -55,6 +55,11 @@ public struct ControlError: Error, CustomStringConvertible, Sendable, Equatable 
         ControlError(.internal, message, cause: String(describing: cause))
     }
 
+    /// An unexpected failure described by text rather than an error value.
+    public static func `internal`(_ message: String, detail: String) -> ControlError {
+        ControlError(.internal, message, cause: detail)
+    }
+
     static func particleNotFound(_ name: String) -> ControlError {
         .notFound("particle '\(name)' not found; run `ls` to see your particles")
     }

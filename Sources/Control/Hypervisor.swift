@@ -101,6 +101,19 @@ public protocol Hypervisor: Sendable {
         _ spec: MachineSpec, command: String,
         onOutput: (@Sendable ([UInt8]) -> Void)?
     ) async throws -> ExecResult
+    /// Grows the particle's disk to `diskBytes` (never shrinks); the guest grows its file
+    /// system at the next boot. The guest must not run.
+    func growDisk(particleID: String, diskBytes: UInt64) async throws
+    /// Replaces the particle's disk with a fresh overlay of `spec.image`; the guest must not run.
+    func rebuild(_ spec: MachineSpec) async throws
+    /// Makes `spec`'s particle a copy of `sourceID`'s disk with its own identity; neither runs.
+    func duplicate(from sourceID: String, to spec: MachineSpec) async throws
+    /// Takes an internal snapshot `snapshotID` of the disk (pausing a running guest for the
+    /// instant it takes); returns the bytes the disk holds, which the snapshot pins.
+    func createSnapshot(particleID: String, snapshotID: String) async throws -> UInt64
+    /// Rolls the disk back to snapshot `snapshotID`; the guest must not run.
+    func restoreSnapshot(particleID: String, snapshotID: String) async throws
+    func deleteSnapshot(particleID: String, snapshotID: String) async throws
     /// Returns a connected TCP socket to `port` of the guest at `address`; the caller owns it.
     func connect(address: String, port: Int) async throws -> Int32
     /// Reads the serial console log from byte `offset`; returns the bytes and the next offset.

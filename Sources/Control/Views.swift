@@ -112,3 +112,21 @@ extension AccountKey {
         ])
     }
 }
+
+extension Snapshot {
+    /// The fields of a create response.
+    public var createdJSON: JSON {
+        .object([
+            ("id", .string(id)), ("particle_id", .string(particleID)), ("name", .string(name)),
+            ("size_bytes", .int(Int64(sizeBytes))), ("created_at", JSON.time(createdAt)),
+        ])
+    }
+
+    /// The fields of one entry of a snapshot list.
+    public var summaryJSON: JSON {
+        .object([
+            ("id", .string(id)), ("name", .string(name)), ("size_bytes", .int(Int64(sizeBytes))),
+            ("created_at", JSON.time(createdAt)),
+        ])
+    }
+}

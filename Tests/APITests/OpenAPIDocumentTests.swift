@@ -28,8 +28,7 @@ import Testing
     @Test func publicRoutesMatchSecurity() throws {
         let paths = try #require(try document()["paths"] as? [String: [String: [String: Any]]])
         for route in APIResponder.allRoutes {
-            let path = route.pattern.replacingOccurrences(of: ":name", with: "{name}")
-                .replacingOccurrences(of: ":id", with: "{id}")
+            let path = route.pattern.replacing(/:(\w+)/) { "{\($0.1)}" }
             let operation = try #require(paths[path]?[route.method.lowercased()], "\(route.method) \(path)")
             let isPublic = (operation["security"] as? [Any])?.isEmpty == true
             #expect(isPublic == !route.authenticated, "\(route.method) \(path)")

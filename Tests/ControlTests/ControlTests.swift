@@ -45,6 +45,15 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         ExecResult(exitCode: 0, output: Array(command.utf8))
     }
     func connect(address: String, port: Int) async throws -> Int32 { -1 }
+    func growDisk(particleID: String, diskBytes: UInt64) async throws { record("grow \(diskBytes >> 30)") }
+    func rebuild(_ spec: MachineSpec) async throws { record("rebuild \(spec.image)") }
+    func duplicate(from sourceID: String, to spec: MachineSpec) async throws { record("duplicate \(spec.hostname)") }
+    func createSnapshot(particleID: String, snapshotID: String) async throws -> UInt64 {
+        record("snapshot")
+        return 1 << 20
+    }
+    func restoreSnapshot(particleID: String, snapshotID: String) async throws { record("restore") }
+    func deleteSnapshot(particleID: String, snapshotID: String) async throws { record("delete snapshot") }
     func serialLog(particleID: String, offset: Int) async throws -> (bytes: [UInt8], next: Int) { ([], offset) }
 }
 
@@ -141,6 +150,39 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         #expect(try await control.startParticle(accountID: owner, name: "web").status == .running)
         try await control.deleteParticle(accountID: owner, name: "web")
         #expect(try await control.particles(accountID: owner).isEmpty)
+    }
+
+    @Test func diskOperationsNeedStopped() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let owner = try await account(control)
+        _ = try await control.createParticle(accountID: owner, name: "web")
+        await #expect(throws: ControlError.invalidState("particle 'web' must be stopped to resize; it is running, run `stop web` first")) {
+            try await control.resizeParticle(accountID: owner, name: "web", size: "p2")
+        }
+        await #expect(throws: ControlError.self) { try await control.duplicateParticle(accountID: owner, name: "web", newName: "copy") }
+        await #expect(throws: ControlError.self) { try await control.rebuildParticle(accountID: owner, name: "web", image: nil) }
+        _ = try await control.stopParticle(accountID: owner, name: "web")
+
+        let resized = try await control.resizeParticle(accountID: owner, name: "web", size: "p2")
+        #expect(resized.size == .p2)
+        #expect(hypervisor.calls.contains("grow 20"))
+        _ = try await control.resizeParticle(accountID: owner, name: "web", size: "p1")
+        #expect(!hypervisor.calls.contains("grow 10"), "a disk never shrinks")
+        await #expect(throws: ControlError.self) { try await control.resizeParticle(accountID: owner, name: "web", size: "p3") }
+
+        let copy = try await control.duplicateParticle(accountID: owner, name: "web", newName: "copy")
+        #expect(copy.status == .stopped)
+        #expect(copy.address != "10.9.0.2")
+        await #expect(throws: ControlError.self) { try await control.duplicateParticle(accountID: owner, name: "web", newName: "copy") }
+
+        let snapshot = try await control.createSnapshot(accountID: owner, name: "web", snapshotName: "before")
+        #expect(snapshot.sizeBytes == 1 << 20)
+        await #expect(throws: ControlError.self) { try await control.createSnapshot(accountID: owner, name: "web", snapshotName: "before") }
+        await #expect(throws: ControlError.self) { try await control.createSnapshot(accountID: owner, name: "web", snapshotName: "Bad Name") }
+        try await control.restoreSnapshot(accountID: owner, name: "web", snapshot: "before")
+        _ = try await control.rebuildParticle(accountID: owner, name: "web", image: nil)
+        #expect(try await control.snapshots(accountID: owner, name: "web").isEmpty, "a rebuild drops the old disk's snapshots")
     }
 
     @Test func reconcileCorrectsStatuses() async throws {

@@ -200,7 +200,7 @@ extension Control {
         }
     }
 
-    private func requireImage(_ id: String) async throws {
+    func requireImage(_ id: String) async throws {
         let images = await hypervisor.images()
         guard let image = images.first(where: { $0.id == id }) else {
             let known = images.map(\.id).joined(separator: ", ")

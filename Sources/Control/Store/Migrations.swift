@@ -52,6 +52,17 @@ enum Migrations {
         ALTER TABLE particles ADD COLUMN idle_timeout_seconds INTEGER NOT NULL DEFAULT 120;
         ALTER TABLE particles ADD COLUMN idle_schedule TEXT;
         """,
+        // 4: disk snapshots.
+        """
+        CREATE TABLE snapshots (
+            id TEXT PRIMARY KEY,
+            particle_id TEXT NOT NULL REFERENCES particles(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            size_bytes INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            UNIQUE (particle_id, name)
+        );
+        """,
     ]
 
     /// Brings `database` to the newest schema, one transaction per migration.

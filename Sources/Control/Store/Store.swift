@@ -32,4 +32,11 @@ public protocol Store: Sendable {
     func insertParticle(_ particle: Particle, pool: AddressPool) async throws -> Particle
     func updateParticle(_ particle: Particle) async throws
     func deleteParticle(id: String) async throws
+
+    func snapshots(particleID: String) async throws -> [Snapshot]
+    /// The number of snapshots of all the account's particles.
+    func snapshotCount(accountID: String) async throws -> Int
+    /// Inserts a snapshot; `.conflict` if the particle has one of that name.
+    func insertSnapshot(_ snapshot: Snapshot) async throws
+    func deleteSnapshot(id: String) async throws
 }
