@@ -14,7 +14,8 @@ struct GatewayCommand: Sendable {
 extension GatewayCommand {
     /// Every command, in the order `help` lists them.
     static let all: [GatewayCommand] = [
-        create, list, status, start, stop, delete, exec, logs, images, whoami, apiKey, help,
+        create, list, status, start, stop, delete, exec, logs, duplicate, rebuild, rename, resize,
+        port, idle, domain, snapshot, keys, images, whoami, apiKey, help,
     ]
 
     static func named(_ name: String) -> GatewayCommand? {
