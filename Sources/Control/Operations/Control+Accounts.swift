@@ -9,7 +9,9 @@ extension Control {
             return (account, false)
         }
         let now = Date()
-        let account = Account(id: RandomID.hex(12), balanceCents: 0, recoveryEmail: nil, createdAt: now)
+        let account = Account(
+            id: RandomID.hex(12), balanceCents: configuration.billing.welcomeCreditCents,
+            recoveryEmail: nil, createdAt: now)
         let accountKey = AccountKey(
             id: RandomID.hex(8), accountID: account.id, publicKey: key, name: "default",
             createdAt: now)

@@ -47,7 +47,9 @@ extension Control {
         }
 
         let now = Date()
-        let account = Account(id: RandomID.hex(12), balanceCents: 0, recoveryEmail: nil, createdAt: now)
+        let account = Account(
+            id: RandomID.hex(12), balanceCents: configuration.billing.welcomeCreditCents,
+            recoveryEmail: nil, createdAt: now)
         let key = AccountKey(
             id: RandomID.hex(8), accountID: account.id, publicKey: publicKey, name: "default", createdAt: now)
         let apiKey = Self.newAPIKey()

@@ -1,0 +1,42 @@
+/// What a top-up asks the payment provider for: a hosted page where the payer pays `amountCents`.
+public struct CheckoutRequest: Sendable, Equatable {
+    public var accountID: String
+    public var amountCents: Int
+    /// ISO 4217 code in lowercase, as Stripe writes it.
+    public var currency: String
+    /// The line item's name on the payment page.
+    public var productName: String
+    public var successURL: String
+    public var cancelURL: String
+}
+
+/// A created Checkout Session: its id (`cs_...`) and the URL of its payment page.
+public struct CheckoutSession: Sendable, Equatable {
+    public var id: String
+    public var url: String
+
+    public init(id: String, url: String) {
+        self.id = id
+        self.url = url
+    }
+}
+
+/// Creates hosted payment pages; the daemon's implementation calls Stripe's HTTP API.
+///
+/// Implementations throw `ControlError.unavailable` with a message safe to show the user when
+/// the provider cannot be reached or rejects the request, and log the provider's detail.
+public protocol PaymentProvider: Sendable {
+    func createCheckoutSession(_ request: CheckoutRequest) async throws -> CheckoutSession
+}
+
+/// An email to one recipient, in plain text.
+public struct MailMessage: Sendable, Equatable {
+    public var to: String
+    public var subject: String
+    public var body: String
+}
+
+/// Sends email; the daemon's implementation speaks SMTP to a configured relay.
+public protocol Mailer: Sendable {
+    func send(_ message: MailMessage) async throws
+}
