@@ -24,15 +24,18 @@ let package = Package(
         .target(name: "HTTPProxy", dependencies: ["Support", "Control", "CLinux"]),
         .target(name: "API", dependencies: ["Support", "Control", "HTTPProxy"]),
         .target(name: "Gateway", dependencies: ["Support", "Control", "CLibSSH"]),
+        .target(name: "Integrations", dependencies: ["Support", "Control", "CCurl"]),
         .executableTarget(
             name: "particled",
-            dependencies: ["Support", "Control", "VMM", "HTTPProxy", "API", "Gateway"]),
+            dependencies: [
+                "Support", "Control", "VMM", "HTTPProxy", "API", "Gateway", "Integrations",
+            ]),
 
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "ControlTests", dependencies: ["Control"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM"]),
         .testTarget(name: "HTTPProxyTests", dependencies: ["HTTPProxy"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Support"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Support", "COpenSSL"]),
     ]
 )

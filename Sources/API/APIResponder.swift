@@ -19,7 +19,7 @@ public struct APIResponder: HTTPResponder {
     }
 
     static var allRoutes: [Route] {
-        accountRoutes + particleRoutes + keyRoutes + metaRoutes
+        accountRoutes + particleRoutes + keyRoutes + metaRoutes + billingRoutes
     }
 
     public func route(_ head: HTTPRequestHead) async -> HTTPAction {

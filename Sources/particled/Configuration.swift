@@ -17,6 +17,7 @@ struct Configuration: Codable {
     var bootTimeoutSeconds = 180
     var stopTimeoutSeconds = 30
     var logLevel = "info"
+    var billing = BillingConfiguration()
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case stateDirectory = "state_dir"
@@ -51,6 +52,7 @@ struct Configuration: Codable {
         bootTimeoutSeconds = try container.decodeIfPresent(Int.self, forKey: .bootTimeoutSeconds) ?? defaults.bootTimeoutSeconds
         stopTimeoutSeconds = try container.decodeIfPresent(Int.self, forKey: .stopTimeoutSeconds) ?? defaults.stopTimeoutSeconds
         logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? defaults.logLevel
+        billing = try BillingConfiguration(from: decoder)
     }
 
     /// Loads `path`, rejecting unknown keys so that a typo does not silently keep a default.
@@ -64,7 +66,8 @@ struct Configuration: Codable {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw StartupError("config file \(path) is not a JSON object; see README.md for its keys")
         }
-        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        let known = Set(
+            CodingKeys.allCases.map(\.rawValue) + BillingConfiguration.CodingKeys.allCases.map(\.rawValue))
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
             throw StartupError(
                 "unknown key '\(unknown)' in \(path); valid keys: \(known.sorted().joined(separator: ", "))")
@@ -97,6 +100,7 @@ struct Configuration: Codable {
             throw StartupError("boot_timeout_seconds and stop_timeout_seconds must be positive")
         }
         do { _ = try AddressPool(cidr: subnet) } catch { throw StartupError(error.message) }
+        try billing.validate(domain: domain)
     }
 }
 
