@@ -8,7 +8,7 @@ extension Control {
         if let (account, _) = try await store.account(keyFingerprint: key.fingerprint) {
             return (account, false)
         }
-        let now = Date()
+        let now = clock()
         let account = Account(
             id: RandomID.hex(12), balanceCents: configuration.billing.welcomeCreditCents,
             recoveryEmail: nil, createdAt: now)

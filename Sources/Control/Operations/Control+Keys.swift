@@ -46,7 +46,7 @@ extension Control {
                 "this SSH key already belongs to an account; use `ssh <host> api-key` to get its API key")
         }
 
-        let now = Date()
+        let now = clock()
         let account = Account(
             id: RandomID.hex(12), balanceCents: configuration.billing.welcomeCreditCents,
             recoveryEmail: nil, createdAt: now)
