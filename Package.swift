@@ -36,6 +36,7 @@ let package = Package(
         .testTarget(name: "VMMTests", dependencies: ["VMM"]),
         .testTarget(name: "HTTPProxyTests", dependencies: ["HTTPProxy"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway"]),
+        .testTarget(name: "IntegrationsTests", dependencies: ["Integrations"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Support", "COpenSSL"]),
     ]
 )

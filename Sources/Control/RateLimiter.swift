@@ -26,7 +26,8 @@ final class RateLimiter: Sendable {
             var times = (events[key] ?? []).filter { $0 > cutoff }
             if times.count >= limit, let oldest = times.first {
                 events[key] = times
-                return max(1, Int(oldest.addingTimeInterval(window).timeIntervalSince(now).rounded(.up)))
+                return max(
+                    1, Int(oldest.addingTimeInterval(window).timeIntervalSince(now).rounded(.up)))
             }
             times.append(now)
             events[key] = times

@@ -39,79 +39,104 @@ struct CurlTransfer: Sendable {
         guard Self.globalInit == CURLE_OK else {
             throw CurlError(code: Self.globalInit.rawValue, message: "curl_global_init failed")
         }
-        guard let handle = curl_easy_init() else {
-            throw CurlError(code: CURLE_FAILED_INIT.rawValue, message: "curl_easy_init failed")
-        }
-        defer { curl_easy_cleanup(handle) }
+        let easy = try EasyHandle()
         let buffers = TransferBuffers(upload: upload ?? [])
         let context = Unmanaged.passRetained(buffers)
         defer { context.release() }
-        var headerList: UnsafeMutablePointer<curl_slist>?
-        var recipientList: UnsafeMutablePointer<curl_slist>?
-        defer {
-            curl_slist_free_all(headerList)
-            curl_slist_free_all(recipientList)
-        }
-        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
 
-        let status: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errorPointer in
-            var result = particle_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorPointer.baseAddress)
-            func set(_ option: CURLoption, _ value: Int) {
-                if result == CURLE_OK { result = particle_curl_setopt_long(handle, option, value) }
-            }
-            func set(_ option: CURLoption, _ value: String) {
-                if result == CURLE_OK { result = particle_curl_setopt_string(handle, option, value) }
-            }
-            set(CURLOPT_URL, url)
-            set(CURLOPT_PROTOCOLS_STR, protocols)
-            set(CURLOPT_REDIR_PROTOCOLS_STR, protocols)
-            set(CURLOPT_NOSIGNAL, 1)
-            set(CURLOPT_CONNECTTIMEOUT_MS, Int(connectTimeout.components.seconds * 1000))
-            set(CURLOPT_TIMEOUT_MS, Int(timeout.components.seconds * 1000))
-            set(CURLOPT_USE_SSL, Int(useSSL.rawValue))
-            if let username { set(CURLOPT_USERNAME, username) }
-            if let password { set(CURLOPT_PASSWORD, password) }
-            if result == CURLE_OK {
-                result = particle_curl_setopt_callback(handle, CURLOPT_WRITEFUNCTION, curlWriteCallback)
-            }
-            if result == CURLE_OK {
-                result = particle_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context.toOpaque())
-            }
-            for header in headers { headerList = curl_slist_append(headerList, header) }
-            if result == CURLE_OK, headerList != nil {
-                result = particle_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
-            }
-            if let postFields {
-                set(CURLOPT_POSTFIELDSIZE, postFields.count)
-                set(CURLOPT_COPYPOSTFIELDS, String(decoding: postFields, as: UTF8.self))
-            }
-            if let mailFrom {
-                set(CURLOPT_MAIL_FROM, mailFrom)
-                for recipient in mailRecipients { recipientList = curl_slist_append(recipientList, recipient) }
-                if result == CURLE_OK {
-                    result = particle_curl_setopt_slist(handle, CURLOPT_MAIL_RCPT, recipientList)
-                }
-                set(CURLOPT_UPLOAD, 1)
-                if result == CURLE_OK {
-                    result = particle_curl_setopt_callback(handle, CURLOPT_READFUNCTION, curlReadCallback)
-                }
-                if result == CURLE_OK {
-                    result = particle_curl_setopt_pointer(handle, CURLOPT_READDATA, context.toOpaque())
-                }
-            }
-            guard result == CURLE_OK else { return result }
-            return curl_easy_perform(handle)
-        }
-
+        configure(easy, context: context.toOpaque())
+        let status = easy.status == CURLE_OK ? curl_easy_perform(easy.handle) : easy.status
         guard status == CURLE_OK else {
-            let detail = String(
-                decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let message = detail.isEmpty ? String(cString: curl_easy_strerror(status)) : detail
-            throw CurlError(code: status.rawValue, message: message)
+            throw CurlError(code: status.rawValue, message: easy.errorMessage(status))
         }
         var code = 0
-        _ = particle_curl_response_code(handle, &code)
+        _ = particle_curl_response_code(easy.handle, &code)
         return (code, buffers.response)
+    }
+
+    private func configure(_ easy: EasyHandle, context: UnsafeMutableRawPointer) {
+        easy.set(CURLOPT_URL, url)
+        easy.set(CURLOPT_PROTOCOLS_STR, protocols)
+        easy.set(CURLOPT_REDIR_PROTOCOLS_STR, protocols)
+        easy.set(CURLOPT_NOSIGNAL, 1)
+        easy.set(CURLOPT_CONNECTTIMEOUT_MS, Int(connectTimeout.components.seconds * 1000))
+        easy.set(CURLOPT_TIMEOUT_MS, Int(timeout.components.seconds * 1000))
+        easy.set(CURLOPT_USE_SSL, Int(useSSL.rawValue))
+        if let username { easy.set(CURLOPT_USERNAME, username) }
+        if let password { easy.set(CURLOPT_PASSWORD, password) }
+        easy.set(CURLOPT_WRITEFUNCTION, callback: curlWriteCallback)
+        easy.set(CURLOPT_WRITEDATA, pointer: context)
+        if !headers.isEmpty { easy.set(CURLOPT_HTTPHEADER, list: headers) }
+        if let postFields {
+            easy.set(CURLOPT_POSTFIELDSIZE, postFields.count)
+            easy.set(CURLOPT_COPYPOSTFIELDS, String(decoding: postFields, as: UTF8.self))
+        }
+        if let mailFrom {
+            easy.set(CURLOPT_MAIL_FROM, mailFrom)
+            easy.set(CURLOPT_MAIL_RCPT, list: mailRecipients)
+            easy.set(CURLOPT_UPLOAD, 1)
+            easy.set(CURLOPT_READFUNCTION, callback: curlReadCallback)
+            easy.set(CURLOPT_READDATA, pointer: context)
+        }
+    }
+}
+
+/// A libcurl easy handle with the lists it uses, freed together. `status` keeps the first
+/// failed `curl_easy_setopt`, after which further options are skipped.
+private final class EasyHandle {
+    let handle: UnsafeMutableRawPointer
+    private(set) var status = CURLE_OK
+    private var lists: [UnsafeMutablePointer<curl_slist>?] = []
+    /// Where libcurl writes its message for a failed transfer; it must live as long as the handle.
+    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(
+        capacity: Int(CURL_ERROR_SIZE) + 1)
+
+    init() throws {
+        guard let handle = curl_easy_init() else {
+            throw CurlError(code: CURLE_FAILED_INIT.rawValue, message: "curl_easy_init failed")
+        }
+        self.handle = handle
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        status = particle_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        for list in lists { curl_slist_free_all(list) }
+        errorBuffer.deallocate()
+    }
+
+    func set(_ option: CURLoption, _ value: Int) {
+        apply { particle_curl_setopt_long(handle, option, value) }
+    }
+
+    func set(_ option: CURLoption, _ value: String) {
+        apply { particle_curl_setopt_string(handle, option, value) }
+    }
+
+    func set(_ option: CURLoption, pointer: UnsafeMutableRawPointer) {
+        apply { particle_curl_setopt_pointer(handle, option, pointer) }
+    }
+
+    func set(_ option: CURLoption, callback: particle_curl_data_callback) {
+        apply { particle_curl_setopt_callback(handle, option, callback) }
+    }
+
+    func set(_ option: CURLoption, list items: [String]) {
+        var list: UnsafeMutablePointer<curl_slist>?
+        for item in items { list = curl_slist_append(list, item) }
+        lists.append(list)
+        apply { particle_curl_setopt_slist(handle, option, list) }
+    }
+
+    /// libcurl's message for `status`: the detail in the error buffer, else the generic text.
+    func errorMessage(_ status: CURLcode) -> String {
+        let detail = String(cString: errorBuffer)
+        return detail.isEmpty ? String(cString: curl_easy_strerror(status)) : detail
+    }
+
+    private func apply(_ setopt: () -> CURLcode) {
+        if status == CURLE_OK { status = setopt() }
     }
 }
 
@@ -126,7 +151,8 @@ private final class TransferBuffers {
 }
 
 private func curlWriteCallback(
-    _ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
+    _ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int,
+    _ context: UnsafeMutableRawPointer?
 ) -> Int {
     guard let data, let context else { return 0 }
     let buffers = Unmanaged<TransferBuffers>.fromOpaque(context).takeUnretainedValue()
@@ -136,7 +162,8 @@ private func curlWriteCallback(
 }
 
 private func curlReadCallback(
-    _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
+    _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int,
+    _ context: UnsafeMutableRawPointer?
 ) -> Int {
     guard let buffer, let context else { return 0 }
     let buffers = Unmanaged<TransferBuffers>.fromOpaque(context).takeUnretainedValue()

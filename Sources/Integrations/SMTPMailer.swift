@@ -24,7 +24,8 @@ public struct SMTPMailer: Mailer {
 
     public func send(_ message: MailMessage) async throws {
         let transfer = CurlTransfer(
-            url: url, protocols: "smtp,smtps", mailFrom: "<\(from)>", mailRecipients: ["<\(message.to)>"],
+            url: url, protocols: "smtp,smtps", mailFrom: "<\(from)>",
+            mailRecipients: ["<\(message.to)>"],
             upload: Array(Self.format(message, from: from, date: Date()).utf8), username: username,
             password: password, useSSL: username == nil ? CURLUSESSL_TRY : CURLUSESSL_ALL)
         let response = try await onNewThread(name: "smtp") { try transfer.perform() }
@@ -36,17 +37,19 @@ public struct SMTPMailer: Mailer {
     /// The message in RFC 5322 form with CRLF line ends; libcurl adds the SMTP dot-stuffing.
     static func format(_ message: MailMessage, from: String, date: Date) -> String {
         let domain = from.split(separator: "@").last.map(String.init) ?? "localhost"
-        let lines = [
-            "Date: \(rfc5322Date(date))",
-            "From: \(from)",
-            "To: \(message.to)",
-            "Subject: \(message.subject)",
-            "Message-ID: <\(UUID().uuidString.lowercased())@\(domain)>",
-            "MIME-Version: 1.0",
-            "Content-Type: text/plain; charset=utf-8",
-            "Content-Transfer-Encoding: 8bit",
-            "",
-        ] + message.body.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines =
+            [
+                "Date: \(rfc5322Date(date))",
+                "From: \(from)",
+                "To: \(message.to)",
+                "Subject: \(message.subject)",
+                "Message-ID: <\(UUID().uuidString.lowercased())@\(domain)>",
+                "MIME-Version: 1.0",
+                "Content-Type: text/plain; charset=utf-8",
+                "Content-Transfer-Encoding: 8bit",
+                "",
+            ]
+            + message.body.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 

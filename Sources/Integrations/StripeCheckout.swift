@@ -31,14 +31,16 @@ public struct StripeCheckout: PaymentProvider {
         do {
             response = try await onNewThread(name: "stripe-api") { try transfer.perform() }
         } catch {
-            logger.error("Stripe API request failed", fields.merging(["error": "\(error)"]) { a, _ in a })
+            logger.error(
+                "Stripe API request failed", fields.merging(["error": "\(error)"]) { a, _ in a })
             throw ControlError.unavailable("cannot reach the payment provider; try again later")
         }
         let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
         guard (200..<300).contains(response.code), let object,
             let id = object["id"] as? String, let url = object["url"] as? String
         else {
-            let message = ((object?["error"] as? [String: Any])?["message"] as? String) ?? "no error message"
+            let message =
+                ((object?["error"] as? [String: Any])?["message"] as? String) ?? "no error message"
             logger.error(
                 "Stripe API rejected the checkout session",
                 fields.merging(["status": "\(response.code)", "error": message]) { a, _ in a })

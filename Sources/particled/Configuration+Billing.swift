@@ -59,7 +59,8 @@ struct BillingConfiguration: Decodable {
         usagePostIntervalSeconds = try value(.usagePostIntervalSeconds, 3600)
         stripeAPIBase = try value(.stripeAPIBase, "https://api.stripe.com")
         stripeSecretKey = try container.decodeIfPresent(String.self, forKey: .stripeSecretKey)
-        stripeWebhookSecret = try container.decodeIfPresent(String.self, forKey: .stripeWebhookSecret)
+        stripeWebhookSecret = try container.decodeIfPresent(
+            String.self, forKey: .stripeWebhookSecret)
         checkoutSuccessURL = try container.decodeIfPresent(String.self, forKey: .checkoutSuccessURL)
         checkoutCancelURL = try container.decodeIfPresent(String.self, forKey: .checkoutCancelURL)
         smtpURL = try container.decodeIfPresent(String.self, forKey: .smtpURL)
@@ -79,14 +80,20 @@ struct BillingConfiguration: Decodable {
                 "invalid usage_post_interval_seconds \(usagePostIntervalSeconds); use 1-3600")
         }
         guard recoveryEmailsPerHour > 0 else {
-            throw StartupError("invalid recovery_emails_per_hour \(recoveryEmailsPerHour); use 1 or more")
+            throw StartupError(
+                "invalid recovery_emails_per_hour \(recoveryEmailsPerHour); use 1 or more")
         }
         _ = try rates()
         try Self.requireURL(stripeAPIBase, key: "stripe_api_base", schemes: ["http", "https"])
         if stripeSecretKey != nil {
-            for (key, url) in [("checkout_success_url", checkoutSuccessURL), ("checkout_cancel_url", checkoutCancelURL)] {
+            let urls = [
+                ("checkout_success_url", checkoutSuccessURL),
+                ("checkout_cancel_url", checkoutCancelURL),
+            ]
+            for (key, url) in urls {
                 guard let url else {
-                    throw StartupError("missing \(key); it is required when stripe_secret_key is set")
+                    throw StartupError(
+                        "missing \(key); it is required when stripe_secret_key is set")
                 }
                 try Self.requireURL(url, key: key, schemes: ["http", "https"])
             }
@@ -110,10 +117,13 @@ struct BillingConfiguration: Decodable {
         ] {
             for (name, centsPerHour) in table {
                 guard let size = ParticleSize(rawValue: name) else {
-                    throw StartupError("invalid size '\(name)' in \(key); use p1, p2, p4, p8 or p16")
+                    throw StartupError(
+                        "invalid size '\(name)' in \(key); use p1, p2, p4, p8 or p16")
                 }
                 guard centsPerHour >= 0, centsPerHour <= 100_000 else {
-                    throw StartupError("invalid rate \(centsPerHour) for \(name) in \(key); use 0-100000 cents per hour")
+                    throw StartupError(
+                        "invalid rate \(centsPerHour) for \(name) in \(key); use 0-100000 cents per hour"
+                    )
                 }
                 rates[keyPath: path][size] = Int64((centsPerHour * 1000).rounded())
             }
@@ -144,18 +154,22 @@ struct BillingConfiguration: Decodable {
     /// The SMTP mailer, or nil when no relay is configured (recovery then answers 503).
     func mailer(domain: String) -> (any Mailer)? {
         smtpURL.map {
-            SMTPMailer(url: $0, from: sender(domain: domain), username: smtpUsername, password: smtpPassword)
+            SMTPMailer(
+                url: $0, from: sender(domain: domain), username: smtpUsername,
+                password: smtpPassword)
         }
     }
 
     private func sender(domain: String) -> String { smtpFrom ?? "particle@\(domain)" }
 
     private static func requireURL(_ text: String, key: String, schemes: [String]) throws {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), schemes.contains(scheme),
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+            schemes.contains(scheme),
             url.host?.isEmpty == false
         else {
             throw StartupError(
-                "invalid \(key) '\(text)'; use a \(schemes.joined(separator: " or ")) URL with a host")
+                "invalid \(key) '\(text)'; use a \(schemes.joined(separator: " or ")) URL with a host"
+            )
         }
     }
 }

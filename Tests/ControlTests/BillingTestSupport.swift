@@ -45,7 +45,8 @@ final class RecordingMailer: Mailer {
 
 /// A Control over a SQLite store in a temporary directory, with a movable clock.
 struct BillingFixture {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("billing-\(UUID())")
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "billing-\(UUID())")
     let clock = TestClock(Date(timeIntervalSince1970: 1_773_144_000))  // 2026-03-10T12:00:00Z
     let hypervisor = RecordingHypervisor()
     let payments = RecordingPayments()
@@ -80,7 +81,8 @@ struct BillingFixture {
     /// Creates an account for a key made from `seed` and returns its id.
     func account(seed: UInt8 = 1) async throws -> String {
         let key = SSHPublicKey(
-            algorithm: "ssh-ed25519", base64: Data(repeating: seed, count: 51).base64EncodedString())
+            algorithm: "ssh-ed25519", base64: Data(repeating: seed, count: 51).base64EncodedString()
+        )
         return try await control.account(forSSHKey: key).0.id
     }
 

@@ -45,10 +45,14 @@ import Testing
             accountID: owner, amountCents: 1200, kind: .topup, createdAt: fixture.clock.now)
         #expect(try await fixture.store.insertTransaction(topup))
         try await fixture.store.run { database in
-            try database.query("UPDATE accounts SET balance_cents = 99999 WHERE id = ?", [.text(owner)])
+            try database.query(
+                "UPDATE accounts SET balance_cents = 99999 WHERE id = ?", [.text(owner)])
         }
         let discrepancies = try await fixture.control.checkLedger()
-        #expect(discrepancies == [LedgerDiscrepancy(accountID: owner, balanceCents: 99999, ledgerCents: 1200)])
+        #expect(
+            discrepancies == [
+                LedgerDiscrepancy(accountID: owner, balanceCents: 99999, ledgerCents: 1200)
+            ])
     }
 
     @Test func referenceCreditsOnce() async throws {
@@ -86,16 +90,21 @@ import Testing
         }
         #expect(try await fixture.control.particles(accountID: owner).isEmpty)
 
-        let grant = LedgerTransaction(accountID: owner, amountCents: 1, kind: .grant, createdAt: fixture.clock.now)
+        let grant = LedgerTransaction(
+            accountID: owner, amountCents: 1, kind: .grant, createdAt: fixture.clock.now)
         #expect(try await fixture.store.insertTransaction(grant))
-        #expect(try await fixture.control.createParticle(accountID: owner, name: "web").status == .running)
+        #expect(
+            try await fixture.control.createParticle(accountID: owner, name: "web").status
+                == .running)
     }
 
     @Test func creationIgnoresBalanceByDefault() async throws {
         let fixture = try BillingFixture()
         defer { fixture.remove() }
         let owner = try await fixture.account()
-        #expect(try await fixture.control.createParticle(accountID: owner, name: "web").status == .running)
+        #expect(
+            try await fixture.control.createParticle(accountID: owner, name: "web").status
+                == .running)
     }
 
     @Test func topUpChecksAmount() async throws {

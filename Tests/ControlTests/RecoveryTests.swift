@@ -4,7 +4,9 @@ import Testing
 @testable import Control
 
 @Suite struct RecoveryTests {
-    @Test(arguments: ["you@example.com", "first.last+tag@mail.example.co.uk", " padded@example.com "])
+    @Test(arguments: [
+        "you@example.com", "first.last+tag@mail.example.co.uk", " padded@example.com ",
+    ])
     func emailAccepted(_ address: String) throws {
         #expect(try EmailAddress.validate(address) == address.trimmingCharacters(in: .whitespaces))
     }
@@ -22,8 +24,10 @@ import Testing
     }
 
     @Test func emailErrorNamesAddress() {
-        #expect(throws: ControlError.invalidArgument(
-            "invalid email 'you@localhost': 'localhost' is not a valid domain name; use an address like you@example.com")
+        #expect(
+            throws: ControlError.invalidArgument(
+                "invalid email 'you@localhost': 'localhost' is not a valid domain name;"
+                    + " use an address like you@example.com")
         ) {
             try EmailAddress.validate("you@localhost")
         }
@@ -35,13 +39,16 @@ import Testing
         let control = fixture.control
         let owner = try await fixture.account()
         let primary = try await control.rotateAPIKey(accountID: owner)
-        #expect(try await control.setRecoveryEmail(accountID: owner, email: "Owner@Example.com") == "Owner@Example.com")
+        #expect(
+            try await control.setRecoveryEmail(accountID: owner, email: "Owner@Example.com")
+                == "Owner@Example.com")
 
         try await control.requestRecovery(email: "owner@example.com")
         let messages = try await fixture.mailer.waitForMessages(1)
         try #require(messages.count == 1)
         #expect(messages[0].to == "owner@example.com")
-        let key = try #require(messages[0].body.firstMatch(of: /rp_k1_[0-9a-f]{40}/).map { String($0.output) })
+        let key = try #require(
+            messages[0].body.firstMatch(of: /rp_k1_[0-9a-f]{40}/).map { String($0.output) })
         #expect(try await control.account(apiKey: key).id == owner)
         // The owner's own key keeps working: recovery adds a key instead of rotating.
         #expect(try await control.account(apiKey: primary).id == owner)

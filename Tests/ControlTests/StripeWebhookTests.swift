@@ -6,9 +6,10 @@ import Testing
 @Suite struct StripeWebhookTests {
     static let secret = BillingFixture.webhookSecret
 
-    static func event(type: String = "checkout.session.completed", session: String = "cs_test_a",
-        account: String, amount: Int = 2500, paymentStatus: String = "paid") -> [UInt8]
-    {
+    static func event(
+        type: String = "checkout.session.completed", session: String = "cs_test_a",
+        account: String, amount: Int = 2500, paymentStatus: String = "paid"
+    ) -> [UInt8] {
         let text = """
             {"id": "evt_1", "type": "\(type)", "data": {"object": {"id": "\(session)",
             "object": "checkout.session", "payment_status": "\(paymentStatus)",
@@ -20,20 +21,23 @@ import Testing
 
     static func header(_ payload: [UInt8], at time: Date, secret: String = secret) -> String {
         let timestamp = Int64(time.timeIntervalSince1970)
-        return "t=\(timestamp),v1=\(StripeSignature.signature(payload: payload, secret: secret, timestamp: timestamp))"
+        return
+            "t=\(timestamp),v1=\(StripeSignature.signature(payload: payload, secret: secret, timestamp: timestamp))"
     }
 
     @Test func signatureAcceptsGood() throws {
         let payload = Array("{}".utf8)
         let now = Date()
-        try StripeSignature.verify(header: Self.header(payload, at: now), payload: payload, secret: Self.secret, now: now)
+        try StripeSignature.verify(
+            header: Self.header(payload, at: now), payload: payload, secret: Self.secret, now: now)
     }
 
     @Test func signatureAcceptsAnyV1() throws {
         let payload = Array("{}".utf8)
         let now = Date()
         let timestamp = Int64(now.timeIntervalSince1970)
-        let good = StripeSignature.signature(payload: payload, secret: Self.secret, timestamp: timestamp)
+        let good = StripeSignature.signature(
+            payload: payload, secret: Self.secret, timestamp: timestamp)
         let header = "t=\(timestamp),v1=\(String(repeating: "0", count: 64)),v0=abc,v1=\(good)"
         try StripeSignature.verify(header: header, payload: payload, secret: Self.secret, now: now)
     }
@@ -55,7 +59,8 @@ import Testing
             default: header
             }
         #expect(throws: ControlError.self, "\(name)") {
-            try StripeSignature.verify(header: sent, payload: payload, secret: Self.secret, now: now)
+            try StripeSignature.verify(
+                header: sent, payload: payload, secret: Self.secret, now: now)
         }
     }
 
@@ -64,14 +69,17 @@ import Testing
         let signedAt = Date(timeIntervalSince1970: 1_773_144_000)
         let header = Self.header(payload, at: signedAt)
         try StripeSignature.verify(
-            header: header, payload: payload, secret: Self.secret, now: signedAt.addingTimeInterval(300))
+            header: header, payload: payload, secret: Self.secret,
+            now: signedAt.addingTimeInterval(300))
         #expect(throws: ControlError.self) {
             try StripeSignature.verify(
-                header: header, payload: payload, secret: Self.secret, now: signedAt.addingTimeInterval(301))
+                header: header, payload: payload, secret: Self.secret,
+                now: signedAt.addingTimeInterval(301))
         }
         #expect(throws: ControlError.self) {
             try StripeSignature.verify(
-                header: header, payload: payload, secret: Self.secret, now: signedAt.addingTimeInterval(-301))
+                header: header, payload: payload, secret: Self.secret,
+                now: signedAt.addingTimeInterval(-301))
         }
     }
 
@@ -82,7 +90,8 @@ import Testing
         let payload = Self.event(account: owner)
         let header = Self.header(payload, at: fixture.clock.now)
 
-        let first = try await fixture.control.receiveStripeWebhook(payload: payload, signatureHeader: header)
+        let first = try await fixture.control.receiveStripeWebhook(
+            payload: payload, signatureHeader: header)
         guard case .credited(let transaction) = first else {
             Issue.record("expected a credit, got \(first)")
             return
@@ -91,7 +100,8 @@ import Testing
         #expect(transaction.kind == .topup)
         #expect(transaction.reference == "cs_test_a")
 
-        let retry = try await fixture.control.receiveStripeWebhook(payload: payload, signatureHeader: header)
+        let retry = try await fixture.control.receiveStripeWebhook(
+            payload: payload, signatureHeader: header)
         #expect(retry == .duplicate(sessionID: "cs_test_a"))
         let asyncPaid = Self.event(type: "checkout.session.async_payment_succeeded", account: owner)
         let late = try await fixture.control.receiveStripeWebhook(
@@ -131,7 +141,8 @@ import Testing
         let payload = Self.event(account: owner)
         let forged = Self.header(payload, at: fixture.clock.now, secret: "whsec_forged")
         await #expect {
-            try await fixture.control.receiveStripeWebhook(payload: payload, signatureHeader: forged)
+            try await fixture.control.receiveStripeWebhook(
+                payload: payload, signatureHeader: forged)
         } throws: { error in
             (error as? ControlError)?.code == .invalidArgument
         }

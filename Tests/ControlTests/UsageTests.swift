@@ -126,7 +126,10 @@ import Testing
     @Test func periodParsing() throws {
         #expect(try UsagePeriod.parse(nil) == .month)
         #expect(try UsagePeriod.parse("week") == .week)
-        #expect(throws: ControlError.invalidArgument("invalid period 'year'; use one of day, week, month, all")) {
+        #expect(
+            throws: ControlError.invalidArgument(
+                "invalid period 'year'; use one of day, week, month, all")
+        ) {
             try UsagePeriod.parse("year")
         }
     }

@@ -38,22 +38,29 @@ import Testing
     }
 
     /// Returns the id of the Checkout Session that the stand-in created.
-    private func checkTopUp(_ harness: ParticledHarness, stripe: StripeStandIn, key: String, accountID: String)
+    private func checkTopUp(
+        _ harness: ParticledHarness, stripe: StripeStandIn, key: String, accountID: String
+    )
         throws -> String
     {
-        let small = try harness.api("POST", "/v1/account/topup", key: key, json: #"{"amount": 999}"#)
+        let small = try harness.api(
+            "POST", "/v1/account/topup", key: key, json: #"{"amount": 999}"#)
         #expect(small.status == 422)
         #expect(small.errorMessage == "minimum top-up is 1000 cents ($10)")
         for body in [#"{"amount": 2500.5}"#, #"{"amount": "2500"}"#, #"{}"#] {
             let malformed = try harness.api("POST", "/v1/account/topup", key: key, json: body)
             #expect(malformed.status == 400, "body \(body)")
         }
-        #expect(try harness.api("POST", "/v1/account/topup", json: #"{"amount": 2500}"#).status == 401)
+        #expect(
+            try harness.api("POST", "/v1/account/topup", json: #"{"amount": 2500}"#).status == 401)
         #expect(stripe.requests.value.isEmpty)
 
-        let topUp = try harness.api("POST", "/v1/account/topup", key: key, json: #"{"amount": 2500}"#)
+        let topUp = try harness.api(
+            "POST", "/v1/account/topup", key: key, json: #"{"amount": 2500}"#)
         try #require(topUp.status == 200, "topup: \(topUp.body)\n\(harness.log.suffix(2000))")
-        #expect(try topUp.object()["url"] as? String == "https://checkout.stripe.com/c/pay/cs_test_standin1")
+        #expect(
+            try topUp.object()["url"] as? String
+                == "https://checkout.stripe.com/c/pay/cs_test_standin1")
 
         let request = try #require(stripe.requests.value.first)
         #expect(request.method == "POST")
@@ -74,30 +81,42 @@ import Testing
         return "cs_test_standin1"
     }
 
-    private func checkWebhook(_ harness: ParticledHarness, key: String, accountID: String, sessionID: String) throws {
+    private func checkWebhook(
+        _ harness: ParticledHarness, key: String, accountID: String, sessionID: String
+    ) throws {
         let event = """
             {"id": "evt_e2e", "type": "checkout.session.completed", "data": {"object": {"id": "\(sessionID)", \
             "object": "checkout.session", "payment_status": "paid", "amount_total": 2500, "currency": "usd", \
             "client_reference_id": "\(accountID)", "metadata": {"account_id": "\(accountID)"}}}}
             """
         let now = Int(Date().timeIntervalSince1970)
-        let signature = "Stripe-Signature: t=\(now),v1=\(Self.hmac(Self.webhookSecret, "\(now).\(event)"))"
+        let signature =
+            "Stripe-Signature: t=\(now),v1=\(Self.hmac(Self.webhookSecret, "\(now).\(event)"))"
 
         let paid = try harness.api("POST", "/v1/stripe/webhook", json: event, headers: [signature])
         #expect(paid.status == 200, "webhook: \(paid.body)")
-        #expect(try harness.api("GET", "/v1/account", key: key).object()["balance_cents"] as? Int == 2500)
+        #expect(
+            try harness.api("GET", "/v1/account", key: key).object()["balance_cents"] as? Int
+                == 2500)
 
-        let retried = try harness.api("POST", "/v1/stripe/webhook", json: event, headers: [signature])
+        let retried = try harness.api(
+            "POST", "/v1/stripe/webhook", json: event, headers: [signature])
         #expect(retried.status == 200)
-        #expect(try harness.api("GET", "/v1/account", key: key).object()["balance_cents"] as? Int == 2500)
+        #expect(
+            try harness.api("GET", "/v1/account", key: key).object()["balance_cents"] as? Int
+                == 2500)
 
         let forged = "Stripe-Signature: t=\(now),v1=\(Self.hmac("whsec_forged", "\(now).\(event)"))"
-        let stale = "Stripe-Signature: t=\(now - 600),v1=\(Self.hmac(Self.webhookSecret, "\(now - 600).\(event)"))"
+        let stale =
+            "Stripe-Signature: t=\(now - 600),v1=\(Self.hmac(Self.webhookSecret, "\(now - 600).\(event)"))"
         for header in [[forged], [stale], []] {
-            let rejected = try harness.api("POST", "/v1/stripe/webhook", json: event, headers: header)
+            let rejected = try harness.api(
+                "POST", "/v1/stripe/webhook", json: event, headers: header)
             #expect(rejected.status == 400, "headers \(header): \(rejected.body)")
         }
-        #expect(try harness.api("GET", "/v1/account", key: key).object()["balance_cents"] as? Int == 2500)
+        #expect(
+            try harness.api("GET", "/v1/account", key: key).object()["balance_cents"] as? Int
+                == 2500)
 
         let history = try harness.api("GET", "/v1/account/history", key: key)
         #expect(history.status == 200)
@@ -124,30 +143,39 @@ import Testing
         #expect(bad.errorMessage.contains("year"))
     }
 
-    private func checkRecovery(_ harness: ParticledHarness, smtp: SMTPStandIn, key: String, accountID: String) throws {
-        let invalid = try harness.api("PUT", "/v1/account/email", key: key, json: #"{"email": "not-an-address"}"#)
+    private func checkRecovery(
+        _ harness: ParticledHarness, smtp: SMTPStandIn, key: String, accountID: String
+    ) throws {
+        let invalid = try harness.api(
+            "PUT", "/v1/account/email", key: key, json: #"{"email": "not-an-address"}"#)
         #expect(invalid.status == 422)
         #expect(invalid.errorMessage.contains("not-an-address"))
-        let set = try harness.api("PUT", "/v1/account/email", key: key, json: #"{"email": "owner@example.com"}"#)
+        let set = try harness.api(
+            "PUT", "/v1/account/email", key: key, json: #"{"email": "owner@example.com"}"#)
         #expect(set.status == 200)
         #expect(try set.object()["email"] as? String == "owner@example.com")
-        #expect(try harness.api("GET", "/v1/account", key: key).object()["recovery_email"] as? String == "owner@example.com")
+        let account = try harness.api("GET", "/v1/account", key: key).object()
+        #expect(account["recovery_email"] as? String == "owner@example.com")
 
         // An unknown address gets the same answer and no email.
-        let unknown = try harness.api("POST", "/v1/account/recover", json: #"{"email": "nobody@example.com"}"#)
+        let unknown = try harness.api(
+            "POST", "/v1/account/recover", json: #"{"email": "nobody@example.com"}"#)
         #expect(unknown.status == 200)
         #expect(try unknown.object()["message"] as? String == "Recovery email sent")
 
-        let recover = try harness.api("POST", "/v1/account/recover", json: #"{"email": "owner@example.com"}"#)
+        let recover = try harness.api(
+            "POST", "/v1/account/recover", json: #"{"email": "owner@example.com"}"#)
         #expect(recover.status == 200)
         #expect(try recover.object()["message"] as? String == "Recovery email sent")
         let messages = smtp.waitForMessages(1)
-        try #require(messages.count == 1, "no recovery email arrived; log:\n\(harness.log.suffix(2000))")
+        try #require(
+            messages.count == 1, "no recovery email arrived; log:\n\(harness.log.suffix(2000))")
         #expect(messages[0].recipients == ["<owner@example.com>"])
         #expect(messages[0].from.contains("particle@particle.localhost"))
         #expect(messages[0].data.contains("To: owner@example.com"))
         #expect(messages[0].data.contains(accountID))
-        let mailedKey = try #require(messages[0].data.firstMatch(of: /rp_k1_[0-9a-f]{40}/).map { String($0.output) })
+        let mailedKey = try #require(
+            messages[0].data.firstMatch(of: /rp_k1_[0-9a-f]{40}/).map { String($0.output) })
         let recovered = try harness.api("GET", "/v1/account", key: mailedKey)
         #expect(recovered.status == 200)
         #expect(try recovered.object()["id"] as? String == accountID)
@@ -155,10 +183,11 @@ import Testing
         #expect(!harness.log.contains(mailedKey))
 
         // Three requests per address per hour; the fourth is refused with Retry-After.
+        let ownerBody = #"{"email": "owner@example.com"}"#
         for _ in 0..<2 {
-            #expect(try harness.api("POST", "/v1/account/recover", json: #"{"email": "owner@example.com"}"#).status == 200)
+            #expect(try harness.api("POST", "/v1/account/recover", json: ownerBody).status == 200)
         }
-        let limited = try harness.api("POST", "/v1/account/recover", json: #"{"email": "owner@example.com"}"#)
+        let limited = try harness.api("POST", "/v1/account/recover", json: ownerBody)
         #expect(limited.status == 429)
         #expect(limited.header("Retry-After").flatMap { Int($0) } != nil)
         #expect(smtp.waitForMessages(3).count == 3)
@@ -170,7 +199,9 @@ import Testing
         let messageBytes = Array(message.utf8)
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
-        HMAC(EVP_sha256(), keyBytes, Int32(keyBytes.count), messageBytes, messageBytes.count, &digest, &length)
+        HMAC(
+            EVP_sha256(), keyBytes, Int32(keyBytes.count), messageBytes, messageBytes.count,
+            &digest, &length)
         return digest.prefix(Int(length)).map { String(format: "%02x", $0) }.joined()
     }
 }

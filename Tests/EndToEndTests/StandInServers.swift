@@ -23,14 +23,18 @@ final class LoopbackServer: @unchecked Sendable {
                     && getsockname(descriptor, socketAddress, &length) == 0
             }
         }
-        guard bound else { throw HarnessError("\(name): cannot listen on 127.0.0.1: errno \(errno)") }
+        guard bound else {
+            throw HarnessError("\(name): cannot listen on 127.0.0.1: errno \(errno)")
+        }
         port = Int(UInt16(bigEndian: address.sin_port))
         let thread = Thread {
             while true {
                 let client = accept(descriptor, nil, nil)
                 guard client >= 0 else { return }
                 var timeout = timeval(tv_sec: 10, tv_usec: 0)
-                setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                setsockopt(
+                    client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size)
+                )
                 handler(LineConnection(descriptor: client))
                 close(client)
             }
@@ -76,7 +80,9 @@ final class LineConnection {
         let bytes = Array(text.utf8)
         var sent = 0
         while sent < bytes.count {
-            let written = bytes[sent...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }
+            let written = bytes[sent...].withUnsafeBytes {
+                send(descriptor, $0.baseAddress, $0.count, 0)
+            }
             guard written > 0 else { return }
             sent += written
         }
@@ -134,7 +140,9 @@ final class StripeStandIn: Sendable {
             let words = requestLine.split(separator: " ")
             let number = requests.withLock { requests in
                 requests.append(
-                    Request(method: String(words[0]), path: String(words[1]), headers: headers, body: body))
+                    Request(
+                        method: String(words[0]), path: String(words[1]), headers: headers,
+                        body: body))
                 return requests.count
             }
             let json = """
@@ -172,19 +180,26 @@ final class SMTPStandIn: Sendable {
                 let verb = line.prefix(4).uppercased()
                 switch verb {
                 case "EHLO", "HELO": connection.write("250 standin\r\n")
-                case "MAIL": message.from = String(line.dropFirst(10)); connection.write("250 OK\r\n")
-                case "RCPT": message.recipients.append(String(line.dropFirst(8))); connection.write("250 OK\r\n")
+                case "MAIL":
+                    message.from = String(line.dropFirst(10))
+                    connection.write("250 OK\r\n")
+                case "RCPT":
+                    message.recipients.append(String(line.dropFirst(8)))
+                    connection.write("250 OK\r\n")
                 case "DATA":
                     connection.write("354 end with <CRLF>.<CRLF>\r\n")
                     var lines: [String] = []
                     while let dataLine = connection.readLine(), dataLine != "." {
-                        lines.append(dataLine.hasPrefix("..") ? String(dataLine.dropFirst()) : dataLine)
+                        lines.append(
+                            dataLine.hasPrefix("..") ? String(dataLine.dropFirst()) : dataLine)
                     }
                     message.data = lines.joined(separator: "\n")
                     let received = message
                     messages.withLock { $0.append(received) }
                     connection.write("250 OK queued\r\n")
-                case "QUIT": connection.write("221 bye\r\n"); return
+                case "QUIT":
+                    connection.write("221 bye\r\n")
+                    return
                 case "RSET", "NOOP": connection.write("250 OK\r\n")
                 default: connection.write("502 command not implemented\r\n")
                 }

@@ -7,7 +7,8 @@ extension APIResponder {
         [
             Route(method: "POST", pattern: "/v1/account/topup") { request, control in
                 let amount = try request.jsonBody().requiredInteger("amount")
-                let url = try await control.createTopUp(accountID: request.accountID, amountCents: amount)
+                let url = try await control.createTopUp(
+                    accountID: request.accountID, amountCents: amount)
                 return APIResponse.json(200, .object([("url", .string(url))]))
             },
             Route(method: "GET", pattern: "/v1/account/history") { request, control in
@@ -18,8 +19,10 @@ extension APIResponder {
                     }
                     limit = number
                 }
-                let transactions = try await control.history(accountID: request.accountID, limit: limit)
-                return APIResponse.json(200, .object([("transactions", .array(transactions.map(\.json)))]))
+                let transactions = try await control.history(
+                    accountID: request.accountID, limit: limit)
+                return APIResponse.json(
+                    200, .object([("transactions", .array(transactions.map(\.json)))]))
             },
             Route(method: "GET", pattern: "/v1/account/usage") { request, control in
                 let period = try UsagePeriod.parse(request.query["period"])
@@ -28,15 +31,18 @@ extension APIResponder {
             },
             Route(method: "PUT", pattern: "/v1/account/email") { request, control in
                 let email = try request.jsonBody().requiredString("email")
-                let stored = try await control.setRecoveryEmail(accountID: request.accountID, email: email)
+                let stored = try await control.setRecoveryEmail(
+                    accountID: request.accountID, email: email)
                 return APIResponse.json(200, .object([("email", .string(stored))]))
             },
-            Route(method: "POST", pattern: "/v1/account/recover", authenticated: false) { request, control in
+            Route(method: "POST", pattern: "/v1/account/recover", authenticated: false) {
+                request, control in
                 let email = try request.jsonBody().requiredString("email")
                 try await control.requestRecovery(email: email)
                 return APIResponse.json(200, .object([("message", .string("Recovery email sent"))]))
             },
-            Route(method: "POST", pattern: "/v1/stripe/webhook", authenticated: false) { request, control in
+            Route(method: "POST", pattern: "/v1/stripe/webhook", authenticated: false) {
+                request, control in
                 try await receiveStripeWebhook(request, control)
             },
         ]
@@ -60,6 +66,7 @@ extension APIResponder {
             case .duplicate: "duplicate"
             case .ignored: "ignored"
             }
-        return APIResponse.json(200, .object([("received", .bool(true)), ("result", .string(result))]))
+        return APIResponse.json(
+            200, .object([("received", .bool(true)), ("result", .string(result))]))
     }
 }

@@ -32,7 +32,8 @@ extension Control {
             logger.error(
                 "balance differs from ledger",
                 [
-                    "account": discrepancy.accountID, "balance_cents": "\(discrepancy.balanceCents)",
+                    "account": discrepancy.accountID,
+                    "balance_cents": "\(discrepancy.balanceCents)",
                     "ledger_cents": "\(discrepancy.ledgerCents)",
                 ])
         }
@@ -44,7 +45,8 @@ extension Control {
     public func createTopUp(accountID: String, amountCents: Int) async throws -> String {
         guard amountCents >= Self.minimumTopUpCents else {
             throw ControlError.invalidArgument(
-                "minimum top-up is \(Self.minimumTopUpCents) cents ($\(Self.minimumTopUpCents / 100))")
+                "minimum top-up is \(Self.minimumTopUpCents) cents ($\(Self.minimumTopUpCents / 100))"
+            )
         }
         guard amountCents <= Self.maximumTopUpCents else {
             throw ControlError.invalidArgument(
@@ -52,11 +54,13 @@ extension Control {
         }
         guard let payments else {
             throw ControlError.unavailable(
-                "top-ups are not configured on this server; its operator must set stripe_secret_key")
+                "top-ups are not configured on this server; its operator must set stripe_secret_key"
+            )
         }
         let request = CheckoutRequest(
             accountID: accountID, amountCents: amountCents, currency: "usd",
-            productName: "Particle balance top-up", successURL: configuration.billing.checkoutSuccessURL,
+            productName: "Particle balance top-up",
+            successURL: configuration.billing.checkoutSuccessURL,
             cancelURL: configuration.billing.checkoutCancelURL)
         let fields = ["account": accountID, "amount_cents": "\(amountCents)"]
         let session: CheckoutSession
@@ -65,7 +69,8 @@ extension Control {
         } catch {
             throw controlError(error, operation: "topup", fields)
         }
-        logger.info("checkout session created", fields.merging(["session": session.id]) { a, _ in a })
+        logger.info(
+            "checkout session created", fields.merging(["session": session.id]) { a, _ in a })
         return session.url
     }
 }

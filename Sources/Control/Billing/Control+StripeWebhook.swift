@@ -29,10 +29,13 @@ extension Control {
         guard let event = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any],
             let type = event["type"] as? String
         else {
-            throw ControlError.invalidArgument("invalid Stripe event: the body is not an event object")
+            throw ControlError.invalidArgument(
+                "invalid Stripe event: the body is not an event object")
         }
         // Delayed payment methods complete the session unpaid and send the second event when paid.
-        guard type == "checkout.session.completed" || type == "checkout.session.async_payment_succeeded"
+        guard
+            type == "checkout.session.completed"
+                || type == "checkout.session.async_payment_succeeded"
         else {
             return .ignored("event type \(type)")
         }
@@ -52,13 +55,15 @@ extension Control {
         }
         let metadata = session["metadata"] as? [String: Any] ?? [:]
         guard
-            let accountID = metadata["account_id"] as? String ?? session["client_reference_id"] as? String,
+            let accountID = metadata["account_id"] as? String ?? session["client_reference_id"]
+                as? String,
             let number = session["amount_total"] as? NSNumber,
             Double(number.int64Value) == number.doubleValue, number.int64Value > 0,
             session["currency"] as? String == "usd"
         else {
             logger.error("paid session not credited: no account, amount or usd currency", fields)
-            return .ignored("session \(sessionID) names no account, positive amount or usd currency")
+            return .ignored(
+                "session \(sessionID) names no account, positive amount or usd currency")
         }
         let amount = number.int64Value
         fields["account"] = accountID

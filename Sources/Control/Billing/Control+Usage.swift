@@ -8,7 +8,9 @@ extension Control {
         let time = now ?? clock()
         let posted = try await store.postUsage(until: time, rates: configuration.billing.rates)
         for charge in posted {
-            logger.info("usage charged", ["account": charge.accountID, "amount_cents": "\(charge.amountCents)"])
+            logger.info(
+                "usage charged",
+                ["account": charge.accountID, "amount_cents": "\(charge.amountCents)"])
         }
         // TODO: put the particles of accounts whose balance reached zero to sleep once Control
         // has a sleep operation; until then a negative balance only blocks creation.
@@ -25,7 +27,8 @@ extension Control {
         let start = period.start(now: end, accountCreatedAt: account.createdAt)
         let intervals = try await store.usageIntervals(accountID: accountID, from: start, to: end)
         let current = Dictionary(
-            try await store.particles(accountID: accountID).map { ($0.id, $0) }) { first, _ in first }
+            try await store.particles(accountID: accountID).map { ($0.id, $0) }
+        ) { first, _ in first }
         let rates = configuration.billing.rates
 
         var usage: [String: ParticleUsage] = [:]
@@ -33,22 +36,26 @@ extension Control {
         for interval in intervals {
             let milliseconds = interval.milliseconds(from: start, to: end)
             let particle = current[interval.particleID]
-            var entry = usage[interval.particleID] ?? {
-                order.append(interval.particleID)
-                return ParticleUsage(
-                    particleID: interval.particleID, name: particle?.name ?? interval.name,
-                    size: particle?.size ?? interval.size,
-                    status: particle?.status.rawValue ?? "deleted", computeMilliseconds: 0,
-                    storageMilliseconds: 0, units: 0)
-            }()
+            var entry =
+                usage[interval.particleID]
+                ?? {
+                    order.append(interval.particleID)
+                    return ParticleUsage(
+                        particleID: interval.particleID, name: particle?.name ?? interval.name,
+                        size: particle?.size ?? interval.size,
+                        status: particle?.status.rawValue ?? "deleted", computeMilliseconds: 0,
+                        storageMilliseconds: 0, units: 0)
+                }()
             if UsageRates.isCompute(interval.status) {
                 entry.computeMilliseconds += milliseconds
             } else {
                 entry.storageMilliseconds += milliseconds
             }
-            entry.units += rates.units(status: interval.status, size: interval.size, milliseconds: milliseconds)
+            entry.units += rates.units(
+                status: interval.status, size: interval.size, milliseconds: milliseconds)
             usage[interval.particleID] = entry
         }
-        return UsageReport(period: period, start: start, end: end, particles: order.compactMap { usage[$0] })
+        return UsageReport(
+            period: period, start: start, end: end, particles: order.compactMap { usage[$0] })
     }
 }

@@ -40,7 +40,8 @@ public struct LedgerTransaction: Sendable, Equatable {
     /// The fields of one entry of `GET /v1/account/history`.
     public var json: JSON {
         .object([
-            ("id", .string(id)), ("amount_cents", .int(amountCents)), ("type", .string(kind.rawValue)),
+            ("id", .string(id)), ("amount_cents", .int(amountCents)),
+            ("type", .string(kind.rawValue)),
             ("created_at", JSON.time(createdAt)),
         ])
     }

@@ -8,6 +8,18 @@ public struct CheckoutRequest: Sendable, Equatable {
     public var productName: String
     public var successURL: String
     public var cancelURL: String
+
+    public init(
+        accountID: String, amountCents: Int, currency: String, productName: String,
+        successURL: String, cancelURL: String
+    ) {
+        self.accountID = accountID
+        self.amountCents = amountCents
+        self.currency = currency
+        self.productName = productName
+        self.successURL = successURL
+        self.cancelURL = cancelURL
+    }
 }
 
 /// A created Checkout Session: its id (`cs_...`) and the URL of its payment page.
@@ -34,6 +46,12 @@ public struct MailMessage: Sendable, Equatable {
     public var to: String
     public var subject: String
     public var body: String
+
+    public init(to: String, subject: String, body: String) {
+        self.to = to
+        self.subject = subject
+        self.body = body
+    }
 }
 
 /// Sends email; the daemon's implementation speaks SMTP to a configured relay.

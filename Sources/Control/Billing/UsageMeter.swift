@@ -14,7 +14,9 @@ public final class UsageMeter: Sendable {
                 do {
                     try await control.postUsage()
                 } catch {
-                    logger.error("usage posting failed; retrying at the next interval", ["error": "\(error)"])
+                    logger.error(
+                        "usage posting failed; retrying at the next interval", ["error": "\(error)"]
+                    )
                 }
                 try? await Task.sleep(for: period)
             }

@@ -29,9 +29,11 @@ public enum UsagePeriod: String, Sendable, CaseIterable {
         case .day:
             return calendar.startOfDay(for: now)
         case .week:
-            return calendar.dateInterval(of: .weekOfYear, for: now)?.start ?? calendar.startOfDay(for: now)
+            return calendar.dateInterval(of: .weekOfYear, for: now)?.start
+                ?? calendar.startOfDay(for: now)
         case .month:
-            return calendar.dateInterval(of: .month, for: now)?.start ?? calendar.startOfDay(for: now)
+            return calendar.dateInterval(of: .month, for: now)?.start
+                ?? calendar.startOfDay(for: now)
         case .all:
             return min(accountCreatedAt, now)
         }
@@ -59,7 +61,8 @@ public struct ParticleUsage: Sendable, Equatable {
 
     public var json: JSON {
         .object([
-            ("particle_id", .string(particleID)), ("name", .string(name)), ("size", .string(size.rawValue)),
+            ("particle_id", .string(particleID)), ("name", .string(name)),
+            ("size", .string(size.rawValue)),
             ("status", .string(status)), ("compute_hours", .double(computeHours)),
             ("total_cents", .int(totalCents)),
         ])
@@ -79,7 +82,8 @@ public struct UsageReport: Sendable, Equatable {
     /// The body of `GET /v1/account/usage`.
     public var json: JSON {
         .object([
-            ("period", .string(period.rawValue)), ("start", JSON.time(start)), ("end", JSON.time(end)),
+            ("period", .string(period.rawValue)), ("start", JSON.time(start)),
+            ("end", JSON.time(end)),
             ("total_cents", .int(totalCents)), ("particles", .array(particles.map(\.json))),
         ])
     }

@@ -49,11 +49,13 @@ extension Control {
             let fields = ["account": account.id]
             do {
                 let key = try await issueRecoveryKey(accountID: account.id)
-                try await mailer.send(Self.recoveryMessage(to: address, accountID: account.id, apiKey: key))
+                try await mailer.send(
+                    Self.recoveryMessage(to: address, accountID: account.id, apiKey: key))
                 sent += 1
                 logger.info("recovery email sent", fields)
             } catch {
-                logger.error("recovery email failed", fields.merging(["error": "\(error)"]) { a, _ in a })
+                logger.error(
+                    "recovery email failed", fields.merging(["error": "\(error)"]) { a, _ in a })
             }
         }
         if accounts.isEmpty {
@@ -69,11 +71,14 @@ extension Control {
     private func issueRecoveryKey(accountID: String) async throws -> String {
         let key = Self.newAPIKey()
         try await store.replaceRecoveryAPIKey(
-            accountID: accountID, keyHash: Self.hash(apiKey: key), id: RandomID.hex(8), createdAt: clock())
+            accountID: accountID, keyHash: Self.hash(apiKey: key), id: RandomID.hex(8),
+            createdAt: clock())
         return key
     }
 
-    static func recoveryMessage(to address: String, accountID: String, apiKey: String) -> MailMessage {
+    static func recoveryMessage(to address: String, accountID: String, apiKey: String)
+        -> MailMessage
+    {
         MailMessage(
             to: address, subject: "Your Particle API key",
             body: """

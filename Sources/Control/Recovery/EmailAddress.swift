@@ -13,7 +13,8 @@ public enum EmailAddress {
     public static func validate(_ text: String) throws(ControlError) -> String {
         let address = text.trimmingCharacters(in: .whitespaces)
         func invalid(_ reason: String) -> ControlError {
-            .invalidArgument("invalid email '\(address)': \(reason); use an address like you@example.com")
+            .invalidArgument(
+                "invalid email '\(address)': \(reason); use an address like you@example.com")
         }
         guard !address.isEmpty else {
             throw .invalidArgument("missing email; use an address like you@example.com")

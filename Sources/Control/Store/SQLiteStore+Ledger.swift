@@ -29,14 +29,17 @@ extension SQLiteStore {
                 GROUP BY a.id HAVING a.balance_cents != ledger ORDER BY a.id
                 """
             ).map { row in
-                LedgerDiscrepancy(accountID: row[0].string!, balanceCents: row[1].int!, ledgerCents: row[2].int!)
+                LedgerDiscrepancy(
+                    accountID: row[0].string!, balanceCents: row[1].int!, ledgerCents: row[2].int!)
             }
         }
     }
 
     /// Appends `transaction` and moves the account's balance by its amount; the caller holds a
     /// transaction. Returns false, changing nothing, when the reference is already recorded.
-    static func insert(_ transaction: LedgerTransaction, into database: SQLiteDatabase) throws -> Bool {
+    static func insert(_ transaction: LedgerTransaction, into database: SQLiteDatabase) throws
+        -> Bool
+    {
         if let reference = transaction.reference {
             let existing = try database.query(
                 "SELECT id FROM transactions WHERE reference = ?", [.text(reference)])
@@ -45,7 +48,8 @@ extension SQLiteStore {
         try database.query(
             "INSERT INTO transactions (\(transactionColumns)) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
-                .text(transaction.id), .text(transaction.accountID), .integer(transaction.amountCents),
+                .text(transaction.id), .text(transaction.accountID),
+                .integer(transaction.amountCents),
                 .text(transaction.kind.rawValue), .time(transaction.createdAt),
                 .optionalText(transaction.reference), .text(transaction.description),
             ])
@@ -61,7 +65,8 @@ extension SQLiteStore {
     private static func transaction(_ row: [SQLiteValue]) -> LedgerTransaction {
         LedgerTransaction(
             id: row[0].string!, accountID: row[1].string!, amountCents: row[2].int!,
-            kind: LedgerTransaction.Kind(rawValue: row[3].string!) ?? .grant, createdAt: row[4].date!,
+            kind: LedgerTransaction.Kind(rawValue: row[3].string!) ?? .grant,
+            createdAt: row[4].date!,
             reference: row[5].string, description: row[6].string ?? "")
     }
 }

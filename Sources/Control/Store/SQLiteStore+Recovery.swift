@@ -22,7 +22,9 @@ extension SQLiteStore {
         }
     }
 
-    public func replaceRecoveryAPIKey(accountID: String, keyHash: String, id: String, createdAt: Date)
+    public func replaceRecoveryAPIKey(
+        accountID: String, keyHash: String, id: String, createdAt: Date
+    )
         async throws
     {
         try await run { database in

@@ -35,7 +35,8 @@ extension SQLiteStore {
             let interval = Self.interval(Array(row.dropFirst()))
             let chargedUntil = min(interval.endedAt ?? now, now)
             let milliseconds = interval.milliseconds(from: interval.chargedUntil, to: chargedUntil)
-            let units = rates.units(status: interval.status, size: interval.size, milliseconds: milliseconds)
+            let units = rates.units(
+                status: interval.status, size: interval.size, milliseconds: milliseconds)
             unitsByAccount[interval.accountID, default: 0] += units
             try database.query(
                 "UPDATE usage_intervals SET charged_until = ? WHERE id = ?",
@@ -45,9 +46,10 @@ extension SQLiteStore {
         var posted: [LedgerTransaction] = []
         for (accountID, units) in unitsByAccount.sorted(by: { $0.key < $1.key }) {
             // The fraction of a cent left over from earlier postings is carried, never dropped.
-            let remainder = try database.query(
-                "SELECT units FROM usage_remainders WHERE account_id = ?", [.text(accountID)]
-            ).first?[0].int ?? 0
+            let remainder =
+                try database.query(
+                    "SELECT units FROM usage_remainders WHERE account_id = ?", [.text(accountID)]
+                ).first?[0].int ?? 0
             let total = remainder + units
             let cents = total / UsageRates.unitsPerCent
             try database.query(
@@ -72,7 +74,8 @@ extension SQLiteStore {
             "INSERT INTO usage_intervals (\(intervalColumns)) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
             [
                 .text(particle.id), .text(particle.accountID), .text(particle.name),
-                .text(particle.size.rawValue), .text(particle.status.rawValue), .time(time), .time(time),
+                .text(particle.size.rawValue), .text(particle.status.rawValue), .time(time),
+                .time(time),
             ])
     }
 
@@ -91,7 +94,8 @@ extension SQLiteStore {
         if open[1].string == particle.status.rawValue, open[2].string == particle.size.rawValue {
             if open[3].string != particle.name {
                 try database.query(
-                    "UPDATE usage_intervals SET name = ? WHERE id = ?", [.text(particle.name), open[0]])
+                    "UPDATE usage_intervals SET name = ? WHERE id = ?",
+                    [.text(particle.name), open[0]])
             }
             return
         }
@@ -104,7 +108,8 @@ extension SQLiteStore {
     }
 
     /// Ends the particle's open interval at `time`; the caller holds a transaction.
-    static func closeInterval(particleID: String, at time: Date, in database: SQLiteDatabase) throws {
+    static func closeInterval(particleID: String, at time: Date, in database: SQLiteDatabase) throws
+    {
         try database.query(
             "UPDATE usage_intervals SET ended_at = MAX(started_at, ?)"
                 + " WHERE particle_id = ? AND ended_at IS NULL",
