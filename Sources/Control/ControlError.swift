@@ -56,7 +56,8 @@ public struct ControlError: Error, CustomStringConvertible, Sendable, Equatable 
         ControlError(.paymentRequired, message)
     }
 
-    /// A request over a limit, which may be repeated after `retryAfterSeconds`.
+    /// Creates the error of a request over a limit, which may be repeated after
+    /// `retryAfterSeconds`.
     public static func rateLimited(_ message: String, retryAfterSeconds: Int) -> ControlError {
         var error = ControlError(.rateLimited, message)
         error.retryAfterSeconds = retryAfterSeconds

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 
-/// Counts events per key in a sliding window, in memory; a restart forgets the counts.
+/// Counts events per key in a sliding window, in memory, so a restart clears the counts.
 final class RateLimiter: Sendable {
     let limit: Int
     let window: TimeInterval

@@ -87,7 +87,7 @@ private final class EasyHandle {
     let handle: UnsafeMutableRawPointer
     private(set) var status = CURLE_OK
     private var lists: [UnsafeMutablePointer<curl_slist>?] = []
-    /// Where libcurl writes its message for a failed transfer; it must live as long as the handle.
+    /// Buffer for libcurl's message about a failed transfer, which must live as long as the handle.
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(
         capacity: Int(CURL_ERROR_SIZE) + 1)
 

@@ -5,9 +5,9 @@ import Support
 
 /// Sends email over SMTP to a relay, through libcurl.
 ///
-/// `smtp://` URLs upgrade with STARTTLS when the relay offers it, and require it when a username
-/// is configured so that credentials never cross the network in clear text; `smtps://` URLs use
-/// TLS from the start.
+/// `smtp://` URLs upgrade with STARTTLS when the relay offers it. They require it when a
+/// username is configured, so that credentials never cross the network in clear text.
+/// `smtps://` URLs use TLS from the start.
 public struct SMTPMailer: Mailer {
     let url: String
     let from: String
@@ -34,7 +34,8 @@ public struct SMTPMailer: Mailer {
         }
     }
 
-    /// The message in RFC 5322 form with CRLF line ends; libcurl adds the SMTP dot-stuffing.
+    /// Formats the message in RFC 5322 form with CRLF line ends. libcurl adds the SMTP
+    /// dot-stuffing.
     static func format(_ message: MailMessage, from: String, date: Date) -> String {
         let domain = from.split(separator: "@").last.map(String.init) ?? "localhost"
         let lines =

@@ -50,7 +50,7 @@ public struct StripeCheckout: PaymentProvider {
         return CheckoutSession(id: id, url: url)
     }
 
-    /// The form fields of a one-item payment session for `request`.
+    /// Returns the form fields of a one-item payment session for `request`.
     static func fields(_ request: CheckoutRequest) -> [(String, String)] {
         [
             ("mode", "payment"),

@@ -108,7 +108,7 @@ struct BillingConfiguration: Decodable {
         }
     }
 
-    /// The usage rates: the defaults, overridden per size by the configured cents per hour.
+    /// Returns the usage rates: the defaults, overridden per size by the configured cents per hour.
     func rates() throws -> UsageRates {
         var rates = UsageRates.defaults
         for (key, table, path) in [
@@ -144,14 +144,16 @@ struct BillingConfiguration: Decodable {
         return settings
     }
 
-    /// The Stripe client, or nil when no secret key is configured (top-ups then answer 503).
+    /// Returns the Stripe client, or nil when no secret key is configured (top-ups then fail
+    /// with 503).
     func paymentProvider() -> (any PaymentProvider)? {
         stripeSecretKey.map {
             StripeCheckout(apiBase: stripeAPIBase, secretKey: $0, logger: Logger(label: "stripe"))
         }
     }
 
-    /// The SMTP mailer, or nil when no relay is configured (recovery then answers 503).
+    /// Returns the SMTP mailer, or nil when no relay is configured (recovery then fails with
+    /// 503).
     func mailer(domain: String) -> (any Mailer)? {
         smtpURL.map {
             SMTPMailer(

@@ -16,7 +16,7 @@ final class TestClock: Sendable {
     }
 }
 
-/// Records the Checkout Sessions that Control asks for, and answers with a fixed one.
+/// Records Control's Checkout Session requests and returns a fixed session.
 final class RecordingPayments: PaymentProvider {
     let requests = Locked<[CheckoutRequest]>([])
 

@@ -157,7 +157,7 @@ import Testing
         let account = try harness.api("GET", "/v1/account", key: key).object()
         #expect(account["recovery_email"] as? String == "owner@example.com")
 
-        // An unknown address gets the same answer and no email.
+        // An unknown address gets the same response and no email.
         let unknown = try harness.api(
             "POST", "/v1/account/recover", json: #"{"email": "nobody@example.com"}"#)
         #expect(unknown.status == 200)

@@ -97,8 +97,8 @@ final class LineConnection {
     }
 }
 
-/// A stand-in for Stripe's API: records each request and answers every one with a new Checkout
-/// Session.
+/// A stand-in for Stripe's API that records each request and responds to every one with a new
+/// Checkout Session.
 final class StripeStandIn: Sendable {
     struct Request: Sendable {
         var method: String

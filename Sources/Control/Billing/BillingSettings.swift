@@ -8,7 +8,7 @@ public struct BillingSettings: Sendable {
     public var welcomeCreditCents: Int64 = 0
     /// How often the usage meter posts charges; at most one hour.
     public var usagePostInterval: Duration = .seconds(3600)
-    /// Where Stripe Checkout sends the payer after paying, and after cancelling.
+    /// Pages that Stripe Checkout sends the payer to after paying and after cancelling.
     public var checkoutSuccessURL = ""
     public var checkoutCancelURL = ""
     /// The signing secret of the Stripe webhook endpoint (`whsec_...`); nil rejects webhooks.

@@ -3,7 +3,10 @@ import Foundation
 extension Control {
     /// The smallest top-up, in cents.
     public static let minimumTopUpCents = 1000
-    /// The largest top-up, in cents: Stripe's maximum amount for a USD payment ($999,999.99).
+    /// The largest top-up, in cents ($999,999.99), which keeps amounts to eight digits.
+    ///
+    /// NOTE: Stripe's own maximum for a USD payment was not checked here. A lower one makes
+    /// Stripe reject the session, and the top-up then fails with 503.
     public static let maximumTopUpCents = 99_999_999
 
     /// Throws `.paymentRequired` unless the account's balance is positive.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// What a Stripe webhook event did.
+/// The result of one Stripe webhook event.
 public enum StripeWebhookOutcome: Sendable, Equatable {
     /// A paid Checkout Session was credited with this transaction.
     case credited(LedgerTransaction)

@@ -12,8 +12,9 @@ extension Control {
                 "usage charged",
                 ["account": charge.accountID, "amount_cents": "\(charge.amountCents)"])
         }
-        // TODO: put the particles of accounts whose balance reached zero to sleep once Control
-        // has a sleep operation; until then a negative balance only blocks creation.
+        // TODO: put the particles of accounts at zero balance to sleep once Control has a sleep
+        // operation. Until then, a balance at or below zero only blocks creation, and only when
+        // `requireBalance` is set.
         return posted
     }
 

@@ -3,7 +3,7 @@ import Foundation
 /// One row of an account's ledger. Every balance change is one of these, and the balance is
 /// the sum of the account's amounts.
 public struct LedgerTransaction: Sendable, Equatable {
-    /// Why the balance changed.
+    /// The reason for a balance change.
     public enum Kind: String, Sendable, CaseIterable {
         /// Money paid in through Stripe Checkout.
         case topup

@@ -1,4 +1,4 @@
-/// What a top-up asks the payment provider for: a hosted page where the payer pays `amountCents`.
+/// A top-up's request to the payment provider: a hosted page where the payer pays `amountCents`.
 public struct CheckoutRequest: Sendable, Equatable {
     public var accountID: String
     public var amountCents: Int

@@ -32,8 +32,8 @@ public struct UsageInterval: Sendable, Equatable {
         self.chargedUntil = chargedUntil
     }
 
-    /// The milliseconds of this interval that fall inside `start..<end`; an open interval
-    /// lasts until `end`.
+    /// Returns the milliseconds of this interval inside `start..<end`. An open interval lasts
+    /// until `end`.
     public func milliseconds(from start: Date, to end: Date) -> Int64 {
         let from = max(startedAt, start)
         let to = min(endedAt ?? end, end)

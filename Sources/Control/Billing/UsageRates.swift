@@ -30,16 +30,16 @@ public struct UsageRates: Sendable, Equatable {
         storageMillicentsPerHour: Dictionary(
             uniqueKeysWithValues: ParticleSize.allCases.map { ($0, 140 * Int64($0.vcpus)) }))
 
-    /// Whether `status` is charged the compute rate rather than the storage rate.
+    /// Returns whether `status` is charged the compute rate rather than the storage rate.
     public static func isCompute(_ status: ParticleStatus) -> Bool { status == .running }
 
-    /// The rate of a particle of `size` in `status`, in millicents per hour.
+    /// Returns the rate of a particle of `size` in `status`, in millicents per hour.
     public func millicentsPerHour(status: ParticleStatus, size: ParticleSize) -> Int64 {
         let table = Self.isCompute(status) ? computeMillicentsPerHour : storageMillicentsPerHour
         return table[size] ?? 0
     }
 
-    /// The charge for `milliseconds` of a particle of `size` in `status`, in units.
+    /// Returns the charge for `milliseconds` of a particle of `size` in `status`, in units.
     public func units(status: ParticleStatus, size: ParticleSize, milliseconds: Int64) -> Int64 {
         millicentsPerHour(status: status, size: size) * max(0, milliseconds)
     }

@@ -21,7 +21,7 @@ public enum UsagePeriod: String, Sendable, CaseIterable {
         return period
     }
 
-    /// The start of the period that contains `now`.
+    /// Returns the start of the period that contains `now`.
     func start(now: Date, accountCreatedAt: Date) -> Date {
         var calendar = Calendar(identifier: .iso8601)
         calendar.timeZone = TimeZone(identifier: "UTC")!

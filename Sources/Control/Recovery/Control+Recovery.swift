@@ -11,10 +11,10 @@ extension Control {
 
     /// Sends a new API key to every account whose recovery email is `email`.
     ///
-    /// The answer is the same whether or not an account has the address, so that callers cannot
-    /// find out which addresses are registered: the lookup and the delivery run in a task of
-    /// their own after this returns, and their failures are only logged. Each address may ask
-    /// `recoveryEmailsPerHour` times per hour, counted whether or not it is registered.
+    /// Returns the same result whether or not an account has the address, so that callers
+    /// cannot find out which addresses are registered. The lookup and the delivery run in a task
+    /// of their own after this returns, and their failures are only logged. Each address may
+    /// request recovery `recoveryEmailsPerHour` times per hour, whether or not it is registered.
     public func requestRecovery(email: String) async throws {
         guard mailer != nil else {
             throw ControlError.unavailable(
@@ -66,7 +66,7 @@ extension Control {
 
     /// Replaces the account's recovery API key with a new one and returns it.
     ///
-    /// The account's other API keys keep working, so that a stranger who knows the address
+    /// The account's other API keys keep working, so that a stranger who learns the address
     /// cannot revoke the owner's key by requesting recovery. `rotate-key` revokes them all.
     private func issueRecoveryKey(accountID: String) async throws -> String {
         let key = Self.newAPIKey()

@@ -4,10 +4,10 @@ import Foundation
 ///
 /// The header is `t=<unix seconds>,v1=<hex>[,v1=<hex>...]` (other schemes such as `v0` may
 /// appear and are ignored). Each `v1` is HMAC-SHA256 keyed with the endpoint's signing secret
-/// over `"<t>.<raw body>"`; several appear while a secret is being rolled. Source: Stripe's
-/// "Check the webhook signatures" documentation (docs.stripe.com/webhooks).
+/// over `"<t>.<raw body>"`, and several appear while a secret is being rolled. This matches
+/// `Stripe::Webhook::Signature.verify_header` in Stripe's Ruby library (the `stripe` gem).
 public enum StripeSignature {
-    /// How far the header's timestamp may be from now, as Stripe's own libraries default to.
+    /// How far the header's timestamp may be from now, in either direction: five minutes.
     public static let tolerance: TimeInterval = 300
 
     /// Checks `header` against `payload`; throws `.invalidArgument` naming what failed.

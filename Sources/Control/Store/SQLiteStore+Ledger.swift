@@ -35,8 +35,8 @@ extension SQLiteStore {
         }
     }
 
-    /// Appends `transaction` and moves the account's balance by its amount; the caller holds a
-    /// transaction. Returns false, changing nothing, when the reference is already recorded.
+    /// Appends `transaction` and moves the account's balance by its amount; it runs inside the
+    /// caller's transaction. Returns false, changing nothing, when the reference is already recorded.
     static func insert(_ transaction: LedgerTransaction, into database: SQLiteDatabase) throws
         -> Bool
     {

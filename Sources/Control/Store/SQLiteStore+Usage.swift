@@ -66,7 +66,7 @@ extension SQLiteStore {
         return posted
     }
 
-    /// Opens the particle's usage interval at `time`; the caller holds a transaction.
+    /// Opens the particle's usage interval at `time`, inside the caller's transaction.
     static func openInterval(for particle: Particle, at time: Date, in database: SQLiteDatabase)
         throws
     {
@@ -80,7 +80,7 @@ extension SQLiteStore {
     }
 
     /// Starts a new interval when the particle's status or size differs from its open one, and
-    /// keeps the open interval's name current; the caller holds a transaction.
+    /// keeps the open interval's name current, inside the caller's transaction.
     static func recordInterval(for particle: Particle, in database: SQLiteDatabase) throws {
         guard
             let open = try database.query(
@@ -107,7 +107,7 @@ extension SQLiteStore {
         try openInterval(for: particle, at: boundary, in: database)
     }
 
-    /// Ends the particle's open interval at `time`; the caller holds a transaction.
+    /// Ends the particle's open interval at `time`, inside the caller's transaction.
     static func closeInterval(particleID: String, at time: Date, in database: SQLiteDatabase) throws
     {
         try database.query(
