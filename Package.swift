@@ -24,9 +24,12 @@ let package = Package(
         .target(name: "HTTPProxy", dependencies: ["Support", "Control", "CLinux"]),
         .target(name: "API", dependencies: ["Support", "Control", "HTTPProxy"]),
         .target(name: "Gateway", dependencies: ["Support", "Control", "CLibSSH"]),
+        .target(name: "Integrations", dependencies: ["Support", "Control", "CCurl"]),
         .executableTarget(
             name: "particled",
-            dependencies: ["Support", "Control", "VMM", "HTTPProxy", "API", "Gateway"]),
+            dependencies: [
+                "Support", "Control", "VMM", "HTTPProxy", "API", "Gateway", "Integrations",
+            ]),
 
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "ControlTests", dependencies: ["Control"]),
@@ -34,6 +37,7 @@ let package = Package(
         .testTarget(name: "HTTPProxyTests", dependencies: ["HTTPProxy"]),
         .testTarget(name: "APITests", dependencies: ["API"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Support"]),
+        .testTarget(name: "IntegrationsTests", dependencies: ["Integrations"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Support", "COpenSSL"]),
     ]
 )

@@ -32,6 +32,9 @@ extension APIError {
             case .internal: 500
             }
         self.init(status: status, code: error.code.rawValue, message: error.message)
+        if let seconds = error.retryAfterSeconds {
+            headers.add(name: "Retry-After", value: String(seconds))
+        }
     }
 
     var response: HTTPResponse {

@@ -26,6 +26,7 @@ public struct APIResponder: HTTPResponder {
 
     static var allRoutes: [Route] {
         accountRoutes + particleRoutes + settingRoutes + diskRoutes + keyRoutes + metaRoutes
+            + billingRoutes
     }
 
     public func route(_ head: HTTPRequestHead) async -> HTTPAction {

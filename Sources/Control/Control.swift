@@ -16,16 +16,19 @@ public final class Control: Sendable {
         public var stopDeadline: Duration
         /// Per-account limits; creating past one is `.forbidden`.
         public var quotas: Quotas
+        public var billing: BillingSettings
 
         public init(
             domain: String, addressPool: AddressPool, defaultImage: String = "debian-12",
-            stopDeadline: Duration = .seconds(30), quotas: Quotas = Quotas()
+            stopDeadline: Duration = .seconds(30), quotas: Quotas = Quotas(),
+            billing: BillingSettings = BillingSettings()
         ) {
             self.domain = domain
             self.addressPool = addressPool
             self.defaultImage = defaultImage
             self.stopDeadline = stopDeadline
             self.quotas = quotas
+            self.billing = billing
         }
     }
 
@@ -52,15 +55,29 @@ public final class Control: Sendable {
     public let activity = ActivityTracker()
     /// Challenges that account creation over the API signs.
     public let challenges = AccountChallenges()
+    /// Creates Stripe Checkout Sessions for top-ups; nil when top-ups are not configured.
+    let payments: (any PaymentProvider)?
+    /// Sends recovery email; nil when no SMTP relay is configured.
+    let mailer: (any Mailer)?
+    /// Recovery requests per email address.
+    let recoveryLimiter: RateLimiter
+    /// The current time; tests pass a clock they can move.
+    let clock: @Sendable () -> Date
 
     public init(
         store: any Store, hypervisor: any Hypervisor, configuration: Configuration,
-        logger: Logger = Logger(label: "control")
+        payments: (any PaymentProvider)? = nil, mailer: (any Mailer)? = nil,
+        logger: Logger = Logger(label: "control"), clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
         self.hypervisor = hypervisor
         self.configuration = configuration
+        self.payments = payments
+        self.mailer = mailer
+        self.recoveryLimiter = RateLimiter(
+            capacity: configuration.billing.recoveryEmailsPerHour, period: 3600)
         self.logger = logger
+        self.clock = clock
     }
 
     /// Rethrows `error` as a `ControlError`, logging and wrapping anything unexpected.

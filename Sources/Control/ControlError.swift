@@ -21,6 +21,8 @@ public struct ControlError: Error, CustomStringConvertible, Sendable, Equatable 
     public var message: String
     /// What caused an internal error, for logs; never shown to users.
     public var cause: String?
+    /// For `.rateLimited`: whole seconds until the request may be repeated.
+    public var retryAfterSeconds: Int?
 
     public init(_ code: Code, _ message: String, cause: String? = nil) {
         self.code = code
@@ -48,6 +50,18 @@ public struct ControlError: Error, CustomStringConvertible, Sendable, Equatable 
 
     public static func unavailable(_ message: String) -> ControlError {
         ControlError(.unavailable, message)
+    }
+
+    public static func paymentRequired(_ message: String) -> ControlError {
+        ControlError(.paymentRequired, message)
+    }
+
+    /// Creates the error of a request over a limit, which may be repeated after
+    /// `retryAfterSeconds`.
+    public static func rateLimited(_ message: String, retryAfterSeconds: Int) -> ControlError {
+        var error = ControlError(.rateLimited, message)
+        error.retryAfterSeconds = retryAfterSeconds
+        return error
     }
 
     /// An unexpected failure; `message` says what operation failed, `cause` keeps the detail.

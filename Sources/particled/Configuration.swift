@@ -21,6 +21,7 @@ struct Configuration: Codable {
     var quotaParticles = 20
     var quotaVCPUs = 32
     var quotaSnapshots = 50
+    var billing = BillingConfiguration()
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case stateDirectory = "state_dir"
@@ -63,6 +64,7 @@ struct Configuration: Codable {
         quotaParticles = try container.decodeIfPresent(Int.self, forKey: .quotaParticles) ?? defaults.quotaParticles
         quotaVCPUs = try container.decodeIfPresent(Int.self, forKey: .quotaVCPUs) ?? defaults.quotaVCPUs
         quotaSnapshots = try container.decodeIfPresent(Int.self, forKey: .quotaSnapshots) ?? defaults.quotaSnapshots
+        billing = try BillingConfiguration(from: decoder)
     }
 
     /// Loads `path`, rejecting unknown keys so that a typo does not silently keep a default.
@@ -76,7 +78,8 @@ struct Configuration: Codable {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw StartupError("config file \(path) is not a JSON object; see README.md for its keys")
         }
-        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        let known = Set(
+            CodingKeys.allCases.map(\.rawValue) + BillingConfiguration.CodingKeys.allCases.map(\.rawValue))
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
             throw StartupError(
                 "unknown key '\(unknown)' in \(path); valid keys: \(known.sorted().joined(separator: ", "))")
@@ -117,6 +120,7 @@ struct Configuration: Codable {
             throw StartupError("boot_timeout_seconds and stop_timeout_seconds must be positive")
         }
         do { _ = try AddressPool(cidr: subnet) } catch { throw StartupError(error.message) }
+        try billing.validate(domain: domain)
     }
 }
 

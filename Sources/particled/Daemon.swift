@@ -26,6 +26,7 @@ struct Daemon {
                 accelerator: accelerator,
                 bootTimeout: .seconds(configuration.bootTimeoutSeconds)),
             images: imageBuilder, logger: Logger(label: "vmm"))
+        let billing = configuration.billing
         let control = Control(
             store: store, hypervisor: hypervisor,
             configuration: .init(
@@ -33,8 +34,13 @@ struct Daemon {
                 stopDeadline: .seconds(configuration.stopTimeoutSeconds),
                 quotas: .init(
                     particles: configuration.quotaParticles, vcpus: configuration.quotaVCPUs,
-                    snapshots: configuration.quotaSnapshots)))
+                    snapshots: configuration.quotaSnapshots),
+                billing: try billing.settings()),
+            payments: billing.paymentProvider(), mailer: billing.mailer(domain: configuration.domain))
         try blockingAwait { try await control.reconcile() }
+        try blockingAwait { _ = try await control.checkLedger() }
+        let usageMeter = UsageMeter(
+            control: control, interval: .seconds(billing.usagePostIntervalSeconds), logger: Logger(label: "billing"))
 
         let api = APIResponder(
             control: control, logger: Logger(label: "api"),
@@ -68,6 +74,7 @@ struct Daemon {
             http: http, api: apiServer, ssh: ssh, stateDirectory: stateDirectory, accelerator: accelerator)
         waitForTermination()
         logger.info("shutting down")
+        usageMeter.stop()
         ssh.shutdown()
         apiServer.shutdown()
         http.shutdown()

@@ -126,7 +126,8 @@ final class ParticledHarness: @unchecked Sendable {
     /// Sends one request to the REST API port with curl and returns its status, headers and body.
     func api(
         _ method: String, _ path: String, key: String? = nil, json: String? = nil,
-        contentType: String = "application/json", host: String? = nil, port: Int? = nil
+        contentType: String = "application/json", host: String? = nil, port: Int? = nil,
+        headers: [String] = []
     ) throws -> APIResult {
         let bodyFile = directory.appendingPathComponent("api-body-\(UUID())").path
         let headerFile = directory.appendingPathComponent("api-headers-\(UUID())").path
@@ -142,6 +143,7 @@ final class ParticledHarness: @unchecked Sendable {
             arguments += ["-H", "Content-Type: \(contentType)", "--data-binary", "@\(payload.path)"]
         }
         if let host { arguments += ["-H", "Host: \(host)"] }
+        for header in headers { arguments += ["-H", header] }
         arguments.append("http://127.0.0.1:\(port ?? apiPort)\(path)")
         let result = try Command.runAllowingFailure("curl", arguments)
         let body = (try? String(contentsOfFile: bodyFile, encoding: .utf8)) ?? ""

@@ -72,7 +72,7 @@ final class BlockingSocket {
     let fd: Int32
     private var buffer: [UInt8] = []
 
-    init(fd: Int32, timeoutSeconds: Int = 5) {
+    init(fd: Int32, timeoutSeconds: Int = 30) {
         self.fd = fd
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))

@@ -8,8 +8,10 @@ extension Control {
         if let (account, _) = try await store.account(keyFingerprint: key.fingerprint) {
             return (account, false)
         }
-        let now = Date()
-        let account = Account(id: RandomID.hex(12), balanceCents: 0, recoveryEmail: nil, createdAt: now)
+        let now = clock()
+        let account = Account(
+            id: RandomID.hex(12), balanceCents: configuration.billing.welcomeCreditCents,
+            recoveryEmail: nil, createdAt: now)
         let accountKey = AccountKey(
             id: RandomID.hex(8), accountID: account.id, publicKey: key, name: "default",
             createdAt: now)

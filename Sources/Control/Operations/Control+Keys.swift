@@ -46,8 +46,10 @@ extension Control {
                 "this SSH key already belongs to an account; use `ssh <host> api-key` to get its API key")
         }
 
-        let now = Date()
-        let account = Account(id: RandomID.hex(12), balanceCents: 0, recoveryEmail: nil, createdAt: now)
+        let now = clock()
+        let account = Account(
+            id: RandomID.hex(12), balanceCents: configuration.billing.welcomeCreditCents,
+            recoveryEmail: nil, createdAt: now)
         let key = AccountKey(
             id: RandomID.hex(8), accountID: account.id, publicKey: publicKey, name: "default", createdAt: now)
         let apiKey = Self.newAPIKey()

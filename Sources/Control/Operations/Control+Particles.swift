@@ -9,6 +9,9 @@ extension Control {
         accountID: String, name: String, size: ParticleSize = .p1, image: String? = nil
     ) async throws -> Particle {
         try ParticleName.validate(name)
+        if configuration.billing.requireBalance {
+            try await requireBalance(accountID: accountID)
+        }
         let imageID = image ?? configuration.defaultImage
         try await requireImage(imageID)
         if try await store.particle(accountID: accountID, name: name) != nil {
@@ -17,7 +20,7 @@ extension Control {
         }
         try await checkQuotas(accountID: accountID, adding: size)
 
-        let now = Date()
+        let now = clock()
         let draft = Particle(
             id: RandomID.hex(12), accountID: accountID, name: name, size: size, image: imageID,
             status: .creating, httpPort: 80, idlePolicy: .sleep, address: "", customDomain: nil,
@@ -125,7 +128,7 @@ extension Control {
             } catch {
                 throw controlError(error, operation: "delete", fields)
             }
-            try await store.deleteParticle(id: particle.id)
+            try await store.deleteParticle(id: particle.id, at: clock())
             activity.forget(particle.id)
             logger.info("particle deleted", fields)
         }
@@ -222,7 +225,7 @@ extension Control {
     func setStatus(_ particle: Particle, _ status: ParticleStatus) async throws -> Particle {
         var updated = particle
         updated.status = status
-        updated.statusChangedAt = Date()
+        updated.statusChangedAt = clock()
         if status == .stopped { updated.stoppedAt = updated.statusChangedAt }
         if status == .running { updated.stoppedAt = nil }
         try await store.updateParticle(updated)

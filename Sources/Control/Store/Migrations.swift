@@ -63,6 +63,50 @@ enum Migrations {
             UNIQUE (particle_id, name)
         );
         """,
+        // 5: the ledger, the status intervals that usage is charged from, and recovery keys.
+        // Existing balances become opening grants so that every balance is its ledger's sum,
+        // and existing particles get an open interval from their last status change.
+        """
+        CREATE TABLE transactions (
+            id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            amount_cents INTEGER NOT NULL,
+            type TEXT NOT NULL CHECK (type IN ('topup', 'usage', 'grant')),
+            created_at INTEGER NOT NULL,
+            reference TEXT UNIQUE,
+            description TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX transactions_account ON transactions(account_id, created_at);
+        INSERT INTO transactions (id, account_id, amount_cents, type, created_at, description)
+            SELECT lower(hex(randomblob(8))), id, balance_cents, 'grant', created_at,
+                'opening balance'
+            FROM accounts WHERE balance_cents != 0;
+
+        CREATE TABLE usage_intervals (
+            id INTEGER PRIMARY KEY,
+            particle_id TEXT NOT NULL,
+            account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            size TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started_at INTEGER NOT NULL,
+            ended_at INTEGER,
+            charged_until INTEGER NOT NULL
+        );
+        CREATE INDEX usage_intervals_account ON usage_intervals(account_id, started_at);
+        CREATE INDEX usage_intervals_open ON usage_intervals(particle_id) WHERE ended_at IS NULL;
+        INSERT INTO usage_intervals (particle_id, account_id, name, size, status, started_at,
+                charged_until)
+            SELECT id, account_id, name, size, status, status_changed_at, status_changed_at
+            FROM particles;
+        CREATE TABLE usage_remainders (
+            account_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+            units INTEGER NOT NULL
+        );
+
+        CREATE INDEX accounts_recovery_email ON accounts(recovery_email COLLATE NOCASE);
+        ALTER TABLE api_keys ADD COLUMN purpose TEXT NOT NULL DEFAULT 'primary';
+        """,
     ]
 
     /// Brings `database` to the newest schema, one transaction per migration.

@@ -43,6 +43,7 @@ extension SQLiteStore {
                     "INSERT INTO particles (\(Self.particleColumns))"
                         + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     Self.values(inserted))
+                try Self.openInterval(for: inserted, at: inserted.statusChangedAt, in: database)
                 return inserted
             }
         }
@@ -50,21 +51,27 @@ extension SQLiteStore {
 
     public func updateParticle(_ particle: Particle) async throws {
         try await run { database in
-            let values = Self.values(particle)
-            try database.query(
-                """
-                UPDATE particles SET account_id = ?, name = ?, size = ?, image = ?, status = ?,
-                http_port = ?, idle_policy = ?, address = ?, custom_domain = ?, created_at = ?,
-                stopped_at = ?, status_changed_at = ?, idle_timeout_seconds = ?, idle_schedule = ?
-                WHERE id = ?
-                """,
-                Array(values.dropFirst()) + [values[0]])
+            try database.transaction {
+                let values = Self.values(particle)
+                try database.query(
+                    """
+                    UPDATE particles SET account_id = ?, name = ?, size = ?, image = ?, status = ?,
+                    http_port = ?, idle_policy = ?, address = ?, custom_domain = ?, created_at = ?,
+                    stopped_at = ?, status_changed_at = ?, idle_timeout_seconds = ?, idle_schedule = ?
+                    WHERE id = ?
+                    """,
+                    Array(values.dropFirst()) + [values[0]])
+                try Self.recordInterval(for: particle, in: database)
+            }
         }
     }
 
-    public func deleteParticle(id: String) async throws {
+    public func deleteParticle(id: String, at time: Date) async throws {
         try await run { database in
-            try database.query("DELETE FROM particles WHERE id = ?", [.text(id)])
+            try database.transaction {
+                try Self.closeInterval(particleID: id, at: time, in: database)
+                try database.query("DELETE FROM particles WHERE id = ?", [.text(id)])
+            }
         }
     }
 

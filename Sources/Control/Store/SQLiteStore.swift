@@ -86,14 +86,18 @@ public final class SQLiteStore: Store {
     private static let keyColumns =
         "id, account_id, algorithm, base64, comment, name, created_at"
 
+    /// Inserts `account`; a nonzero opening balance is recorded as a `grant` in its ledger, so
+    /// that the balance stays the ledger's sum.
     static func insert(_ account: Account, into database: SQLiteDatabase) throws {
         try database.query(
             "INSERT INTO accounts (id, balance_cents, recovery_email, created_at)"
-                + " VALUES (?, ?, ?, ?)",
-            [
-                .text(account.id), .integer(account.balanceCents),
-                .optionalText(account.recoveryEmail), .time(account.createdAt),
-            ])
+                + " VALUES (?, 0, ?, ?)",
+            [.text(account.id), .optionalText(account.recoveryEmail), .time(account.createdAt)])
+        guard account.balanceCents != 0 else { return }
+        let grant = LedgerTransaction(
+            accountID: account.id, amountCents: account.balanceCents, kind: .grant,
+            createdAt: account.createdAt, description: "welcome credit")
+        _ = try insert(grant, into: database)
     }
 
     static func insert(_ key: AccountKey, into database: SQLiteDatabase) throws {
