@@ -27,6 +27,31 @@ import Testing
         #expect(received.last.map { $0 == ("err\n", true) } == true)
     }
 
+    @Test func execClosesItsConnection() throws {
+        let sshd = try TestSSHD()
+        defer { sshd.stop() }
+        var sockets: [Int32] = []
+        for _ in 0..<3 {
+            let fd = try sshd.connect()
+            sockets.append(fd)
+            let result = try GuestSSH.exec(
+                fd: fd, user: "root", privateKey: sshd.clientPrivateKey,
+                expectedHostKey: sshd.hostPublicKey, command: "true", timeout: .seconds(10),
+                onOutput: nil)
+            #expect(result.exitCode == 0)
+        }
+        // Each socket is closed once exec returns (a new descriptor may reuse the number, so
+        // check that the numbers are not sockets connected to sshd anymore).
+        for fd in sockets {
+            var address = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let connected = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) == 0 }
+            }
+            #expect(!connected || Int(UInt16(bigEndian: address.sin_port)) != sshd.port, "fd \(fd) still open")
+        }
+    }
+
     @Test func largeOutputArrivesWhole() throws {
         let sshd = try TestSSHD()
         defer { sshd.stop() }
