@@ -6,10 +6,23 @@ import Testing
 /// create requests it generates (a quota of one particle keeps the run bounded).
 @Suite(.serialized) struct SchemathesisTests {
     @Test func openAPIConformance() throws {
+        // Local stand-ins for Stripe and the SMTP relay, so the billing endpoints work for real.
+        let stripe = try StripeStandIn()
+        defer { stripe.stop() }
+        let smtp = try SMTPStandIn()
+        defer { smtp.stop() }
         let harness = try ParticledHarness()
         defer { harness.stop() }
         let config = harness.directory.appendingPathComponent("config.json")
-        try #"{"quota_particles": 1, "quota_vcpus": 1, "api_requests_per_minute": 100000}"#.write(to: config, atomically: true, encoding: .utf8)
+        try jsonText([
+            "quota_particles": 1, "quota_vcpus": 1, "api_requests_per_minute": 100_000,
+            "recovery_emails_per_hour": 100_000,
+            "stripe_api_base": stripe.baseURL, "stripe_secret_key": "sk_test_schemathesis",
+            "stripe_webhook_secret": "whsec_schemathesis",
+            "checkout_success_url": "https://example.com/paid",
+            "checkout_cancel_url": "https://example.com/cancelled",
+            "smtp_url": smtp.url, "smtp_from": "particle@particle.localhost",
+        ]).write(to: config, atomically: true, encoding: .utf8)
         try harness.start(extraArguments: ["--config", config.path])
         let key = try #require(try harness.createAccount(keyPath: harness.keyPath).object()["api_key"] as? String)
 

@@ -64,6 +64,15 @@ import Testing
         #expect(entries.count == 1)
         #expect(entries.first?["idle_policy"] as? String == "sleep")
 
+        // The bridge neither learns MACs from the guest's port nor trusts its ARP replies.
+        let guestAddress = try harness.ssh("exec", "web", "--", "ip -4 -o addr show eth0").output
+            .split(separator: " ").first { $0.contains("/") }.map { String($0.split(separator: "/")[0]) } ?? ""
+        let neighbors = try Command.run("ip", ["-n", harness.namespace, "neigh", "show", guestAddress]).output
+        #expect(neighbors.contains("PERMANENT"), "neighbor entry: \(neighbors)")
+        let ports = try Command.run("bridge", ["-n", harness.namespace, "-d", "link", "show"]).output
+        #expect(ports.contains("learning off"))
+        #expect(ports.contains("isolated on"))
+
         let status = try jsonObject(try harness.ssh("status", "web", "--json").output)
         let stats = try #require(status["vm_stats"] as? [String: Any])
         #expect(stats["vcpus"] as? Int == 1)

@@ -33,7 +33,8 @@ extension QEMUHypervisor {
         for stale in [files.qmpSocket, files.serialSocket, files.pidFile] {
             try? FileManager.default.removeItem(at: stale)
         }
-        try configuration.namespace.addTap(spec.tapName)
+        try configuration.namespace.addTap(
+            spec.tapName, address: spec.address, mac: Self.macAddress(for: spec.address))
 
         let accelerator = configuration.accelerator
         let arguments = QEMUArguments(

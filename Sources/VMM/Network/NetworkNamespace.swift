@@ -41,15 +41,24 @@ public struct NetworkNamespace: Sendable {
         }
     }
 
-    /// Creates `tap` on the bridge, isolated from the other guests, replacing a stale one.
-    public func addTap(_ tap: String) throws {
+    /// Creates `tap` on the bridge for the guest with `address` and `mac`, replacing a stale one.
+    ///
+    /// The port is isolated from the other guests, learns no MAC addresses (a static entry
+    /// maps the guest's MAC to it) and the bridge's neighbor entry for the address is permanent,
+    /// so a guest that claims another guest's address or MAC gets none of its traffic.
+    public func addTap(_ tap: String, address: String, mac: String) throws {
         try? removeTap(tap)
         try ip(["tuntap", "add", "dev", tap, "mode", "tap"])
         try ip(["link", "set", tap, "master", Self.bridgeName])
-        try Command.run("bridge", ["-n", name, "link", "set", "dev", tap, "isolated", "on"])
+        try Command.run(
+            "bridge", ["-n", name, "link", "set", "dev", tap, "isolated", "on", "learning", "off"])
+        try Command.run("bridge", ["-n", name, "fdb", "replace", mac, "dev", tap, "master", "static"])
+        try ip(["neigh", "replace", address, "lladdr", mac, "dev", Self.bridgeName, "nud", "permanent"])
         try ip(["link", "set", tap, "up"])
     }
 
+    /// Deletes `tap` and its FDB entry. The neighbor entry stays: a guest's MAC is derived from
+    /// its address, so the entry stays right for whichever guest gets the address next.
     public func removeTap(_ tap: String) throws {
         try ip(["link", "delete", tap])
     }
