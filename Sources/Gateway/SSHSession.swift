@@ -178,8 +178,9 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
         let name: String
         switch request {
         case .exec(let command):
-            // Only the first word: arguments may carry names or addresses not meant for logs.
-            name = String(command.split(separator: " ").first ?? "")
+            // Only the start of the first word: arguments, or a mistyped command, may carry names,
+            // addresses or pasted secrets not meant for logs.
+            name = String((command.split(separator: " ").first ?? "").prefix(24))
             status = server.handler.exec(command, identity: identity, io: io)
         case .shell:
             name = "shell"

@@ -13,7 +13,11 @@ struct Daemon {
 
     func run() throws {
         Logger.level = LogLevel(name: configuration.logLevel) ?? .info
+        // Disks, config drives (with guest host keys), logs and the database are the owner's only.
+        umask(0o077)
         let stateDirectory = try prepareStateDirectory()
+        let lock = try lockStateDirectory(stateDirectory)
+        defer { close(lock) }
         let pool = try AddressPool(cidr: configuration.subnet)
         let imageBuilder = ImageBuilder(stateDirectory: stateDirectory, logger: logger)
         let accelerator = chooseAccelerator(imageBuilder)
@@ -91,6 +95,28 @@ struct Daemon {
             throw StartupError("state directory \(url.path) is not writable; run particled as root or choose --state-dir")
         }
         return url
+    }
+
+    /// Takes an exclusive lock on `<state>/particled.lock` for the life of the process, so a
+    /// second particled cannot adopt or change this one's particles.
+    private func lockStateDirectory(_ directory: URL) throws -> Int32 {
+        let path = directory.appendingPathComponent("particled.lock").path
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw StartupError("cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let owner = (try? String(contentsOfFile: path, encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            close(fd)
+            throw StartupError(
+                "another particled (pid \(owner)) uses state directory \(directory.path); stop it or"
+                    + " choose another --state-dir")
+        }
+        ftruncate(fd, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pid.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        return fd
     }
 
     private func chooseAccelerator(_ images: ImageBuilder) -> Accelerator {

@@ -147,6 +147,8 @@ import Testing
             (["exec", "web"], 2, "missing command after --"),
             (["status", "ghost"], 3, "particle 'ghost' not found"),
             (["help", "nope"], 2, "unknown command 'nope'"),
+            (["create", "web", "--size", "p1", "--size", "p2"], 2, "--size is given twice"),
+            (["create", "\u{1b}[31mred"], 2, #"invalid name '\u{1b}[31mred'"#),
         ]
         for (arguments, expectedStatus, expectedMessage) in cases {
             let result = try harness.ssh(arguments.joined(separator: " "))
@@ -159,6 +161,21 @@ import Testing
         #expect((list["particles"] as? [Any])?.isEmpty == true)
         let particles = harness.stateDirectory.appendingPathComponent("particles")
         #expect((try? FileManager.default.contentsOfDirectory(atPath: particles.path)) ?? [] == [])
+
+        // OpenSSH reads options after the host too, so `--` passes `--json` on as a word.
+        let jsonFirst = try harness.ssh("--", "--json", "ls")
+        #expect(jsonFirst.status == 0)
+        #expect(try jsonObject(jsonFirst.output)["particles"] is [Any])
+
+        // A second daemon on the same state directory stops at once and names the first.
+        let second = try Command.runAllowingFailure(
+            ParticledHarness.particledPath,
+            ["run", "--state-dir", harness.stateDirectory.path, "--ssh-port", "0", "--http-port", "0", "--api-port", "0"])
+        #expect(second.status == 1)
+        #expect(second.errorOutput.contains("another particled (pid"))
+        let mode = try FileManager.default.attributesOfItem(
+            atPath: harness.stateDirectory.appendingPathComponent("particle.db").path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
 
         let help = try harness.ssh("help")
         #expect(help.status == 0)

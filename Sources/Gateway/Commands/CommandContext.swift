@@ -68,6 +68,20 @@ public struct GatewayContext: Sendable {
         self.publicHost = publicHost
     }
 
+    /// The URL of the particle's default HTTP port through the proxy.
+    ///
+    /// A name that ends in a hyphen and digits (`web-8000`) would read as another particle's
+    /// port, so its URL names the port explicitly (`web-8000-80-<acct>`).
+    func url(_ particle: Particle) -> String {
+        defaultURL(name: particle.name, accountID: particle.accountID, httpPort: particle.httpPort)
+    }
+
+    func defaultURL(name: String, accountID: String, httpPort: Int) -> String {
+        let last = name.split(separator: "-").last ?? ""
+        let ambiguous = name.contains("-") && last.allSatisfy(\.isNumber)
+        return url(name: name, accountID: accountID, port: ambiguous ? httpPort : nil)
+    }
+
     /// The URL of a particle's port through the proxy (its default port when `port` is nil).
     func url(name: String, accountID: String, port: Int? = nil) -> String {
         let label = port.map { "\(name)-\($0)-\(accountID)" } ?? "\(name)-\(accountID)"

@@ -107,6 +107,9 @@ struct Arguments {
                     throw .invalidArgument(
                         "missing value for --\(name); see `help \(command)`")
                 }
+                guard options[name] == nil else {
+                    throw .invalidArgument("--\(name) is given twice; give it once")
+                }
                 options[name] = given
             } else if knownFlags.contains(name) || name == "json" {
                 flags.insert(name)

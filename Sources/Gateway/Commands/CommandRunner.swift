@@ -13,10 +13,35 @@ public final class CommandRunner: Sendable {
         self.logger = logger
     }
 
+    /// The longest command line accepted, in bytes.
+    static let maxCommandBytes = 64 << 10
+
+    /// Makes `text` safe to print on one terminal line: control characters (escape sequences,
+    /// newlines) from user input become `\u{...}` escapes.
+    static func printable(_ text: String) -> String {
+        var output = ""
+        for scalar in text.unicodeScalars {
+            if scalar.properties.generalCategory == .control {
+                output += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                output.unicodeScalars.append(scalar)
+            }
+        }
+        return output
+    }
+
     /// Runs `text` (everything after `ssh host`) and returns the exit status to send.
     func run(_ text: String, accountID: String, io: any CommandIO) -> Int32 {
         do {
-            let line = try CommandLine(parsing: text)
+            guard text.utf8.count <= Self.maxCommandBytes else {
+                throw ControlError.invalidArgument(
+                    "command line of \(text.utf8.count) bytes is too long; the limit is"
+                        + " \(Self.maxCommandBytes) bytes")
+            }
+            var line = try CommandLine(parsing: text)
+            // --json may come anywhere before `--`, also before the command name.
+            let json = line.words.contains("--json")
+            line.words.removeAll { $0 == "--json" }
             guard let name = line.words.first else {
                 io.write(GatewayCommand.overview(gateway) + "\n")
                 return 0
@@ -32,14 +57,14 @@ public final class CommandRunner: Sendable {
             }
             let context = CommandContext(
                 control: control, gateway: gateway, accountID: accountID, io: io,
-                json: arguments.flags.contains("json"))
+                json: json)
             logger.debug("command", ["account": accountID, "command": command.name])
             try command.run(arguments, context)
             return 0
         } catch let exit as CommandExit {
             return exit.status
         } catch let error as ControlError {
-            io.writeError("error: \(error.message)\n")
+            io.writeError("error: \(Self.printable(error.message))\n")
             return CommandExitStatus(error.code).rawValue
         } catch {
             logger.error("command failed", ["account": accountID, "error": "\(error)"])

@@ -21,7 +21,7 @@ extension GatewayCommand {
             context.printJSON(particle.createdJSON)
         } else {
             context.print(table(particle.createdJSON))
-            context.print("url         \(context.gateway.url(name: name, accountID: accountID))")
+            context.print("url         \(context.gateway.url(particle))")
         }
     }
 
@@ -39,7 +39,7 @@ extension GatewayCommand {
         }
         let rows = particles.map {
             [$0.name, $0.size.rawValue, $0.status.rawValue, $0.idlePolicy.rawValue, $0.image,
-             context.gateway.url(name: $0.name, accountID: accountID)]
+             context.gateway.url($0)]
         }
         context.print(columns([["NAME", "SIZE", "STATUS", "IDLE", "IMAGE", "URL"]] + rows))
     }

@@ -13,6 +13,13 @@ public struct ParticleRouter: HTTPResponder {
     }
 
     public func route(_ head: HTTPRequestHead) async -> HTTPAction {
+        guard !head.host.isEmpty else {
+            return .respond(
+                ErrorPage.response(
+                    status: 400, title: "Missing Host",
+                    message: "The request has no Host header, so it names no particle. Send"
+                        + " Host: <name>-<account>.<domain>.", for: head))
+        }
         let destination: ProxyDestination
         do {
             destination = try await control.resolveHost(head.host)
@@ -53,6 +60,25 @@ public struct ParticleRouter: HTTPResponder {
                 status: 503, title: "Particle is \(particle.status.rawValue)",
                 message: "Particle '\(particle.name)' is \(particle.status.rawValue). Start it with"
                     + " `start \(particle.name)`.", for: head)
+        }
+        if let error = error as? ProxyError {
+            switch error.code {
+            case .timedOut:
+                return ErrorPage.response(
+                    status: 504, title: "The particle did not respond",
+                    message: "Particle '\(particle.name)' accepted the connection on port \(port) but sent"
+                        + " no response in time.", for: head)
+            case .invalidResponse:
+                return ErrorPage.response(
+                    status: 502, title: "Invalid response",
+                    message: "The server on port \(port) of particle '\(particle.name)' sent a response"
+                        + " that is not valid HTTP/1.1 (\(error.message)).", for: head)
+            case .connectionLost:
+                return ErrorPage.response(
+                    status: 502, title: "Connection lost",
+                    message: "The server on port \(port) of particle '\(particle.name)' closed the"
+                        + " connection before its response was complete.", for: head)
+            }
         }
         return ErrorPage.response(
             status: 502, title: "Nothing is listening",
