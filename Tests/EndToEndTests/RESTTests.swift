@@ -64,6 +64,7 @@ import Testing
         #expect(try harness.api("GET", "/v1/account", key: newKey).status == 200)
 
         try checkKeys(harness, key: newKey)
+        try checkConcurrentKeepAlive(harness, key: newKey)
         try checkRequestErrors(harness, key: newKey)
 
         // An account made over SSH gets its API key with `api-key`.
@@ -100,6 +101,26 @@ import Testing
         let only = try #require((try harness.api("GET", "/v1/keys", key: key).object()["keys"] as? [[String: Any]])?.first)
         let last = try harness.api("DELETE", "/v1/keys/\(only["id"] as! String)", key: key)
         #expect(last.status == 409)
+    }
+
+    /// Many clients at once, each sending several requests on one keep-alive connection.
+    private func checkConcurrentKeepAlive(_ harness: ParticledHarness, key: String) throws {
+        let url = "http://127.0.0.1:\(harness.apiPort)/v1/account"
+        let results = Locked<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            // curl reuses one connection for the repeated URL and prints each status code.
+            let run = try? Command.runAllowingFailure(
+                "curl",
+                ["-s", "-w", "%{http_code} %{num_connects}\n", "-H", "Authorization: Bearer \(key)"]
+                    + Array(repeating: ["-o", "/dev/null", url], count: 4).flatMap { $0 })
+            results.withLock { $0.append(run?.output ?? "") }
+        }
+        for output in results.value {
+            let lines = output.split(separator: "\n")
+            #expect(lines.count == 4, "\(output)")
+            #expect(lines.allSatisfy { $0.hasPrefix("200 ") }, "\(output)")
+            #expect(lines.dropFirst().allSatisfy { $0.hasSuffix(" 0") }, "later requests reuse the connection: \(output)")
+        }
     }
 
     private func checkRequestErrors(_ harness: ParticledHarness, key: String) throws {
@@ -251,8 +272,17 @@ import Testing
         #expect((tail["offset"] as? Int ?? 0) >= offset)
         #expect((tail["logs"] as? String)?.contains("particle: ready") == false)
 
-        // Account B sees nothing of A's particle, and nothing of A changes.
+        // Account B sees nothing of A's particle, snapshot or key, and nothing of A changes.
+        let snapshot = try harness.api("POST", "/v1/particles/api1/snapshots", key: key, json: #"{"name": "mine"}"#)
+        #expect(snapshot.status == 201)
         let probes: [(String, String, String?)] = [
+            ("GET", "/v1/particles/api1/snapshots", nil),
+            ("POST", "/v1/particles/api1/snapshots", #"{"name": "theirs"}"#),
+            ("POST", "/v1/particles/api1/snapshots/mine/restore", nil),
+            ("DELETE", "/v1/particles/api1/snapshots/mine", nil),
+            ("POST", "/v1/particles/api1/duplicate", #"{"name": "stolen"}"#),
+            ("POST", "/v1/particles/api1/rebuild", nil),
+            ("PUT", "/v1/particles/api1/resize", #"{"size": "p2"}"#),
             ("GET", "/v1/particles/api1", nil), ("DELETE", "/v1/particles/api1", nil),
             ("POST", "/v1/particles/api1/start", nil), ("POST", "/v1/particles/api1/stop", nil),
             ("GET", "/v1/particles/api1/status", nil), ("GET", "/v1/particles/api1/logs", nil),
@@ -275,6 +305,11 @@ import Testing
         #expect(unchanged["http_port"] as? Int == 80)
         #expect(unchanged["idle_policy"] as? String == "sleep")
         #expect(unchanged["custom_domain"] == nil)
+        #expect(unchanged["size"] as? String == "p1")
+        let snapshots = try harness.api("GET", "/v1/particles/api1/snapshots", key: key).object()["snapshots"] as? [[String: Any]]
+        #expect(snapshots?.map { $0["name"] as? String } == ["mine"])
+        #expect((try harness.api("GET", "/v1/keys", key: key).object()["keys"] as? [Any])?.count == 1)
+        #expect(try harness.api("DELETE", "/v1/particles/api1/snapshots/mine", key: key).status == 204)
 
         try checkSettings(harness, key: key)
 
