@@ -272,7 +272,7 @@ import Testing
         #expect((tail["offset"] as? Int ?? 0) >= offset)
         #expect((tail["logs"] as? String)?.contains("particle: ready") == false)
 
-        // Account B sees nothing of A's particle, snapshot or key, and nothing of A changes.
+        // Account B gets 404 for A's particle, snapshot and key, and nothing of A changes.
         let snapshot = try harness.api("POST", "/v1/particles/api1/snapshots", key: key, json: #"{"name": "mine"}"#)
         #expect(snapshot.status == 201)
         let probes: [(String, String, String?)] = [

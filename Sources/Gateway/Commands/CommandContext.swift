@@ -2,7 +2,7 @@ import Control
 import Foundation
 import Support
 
-/// Where a command writes its output and reads its input.
+/// The output and input streams of a running command.
 protocol CommandIO: AnyObject {
     func write(_ text: String)
     func writeError(_ text: String)
@@ -53,7 +53,7 @@ public enum CommandExitStatus: Int32, CaseIterable, Sendable {
     }
 }
 
-/// How the public endpoints look to users, for the URLs and hints that commands print.
+/// The public host, domain and ports, for the URLs and hints that commands print.
 public struct GatewayContext: Sendable {
     public var domain: String
     public var httpPort: Int
@@ -68,7 +68,7 @@ public struct GatewayContext: Sendable {
         self.publicHost = publicHost
     }
 
-    /// The URL of the particle's default HTTP port through the proxy.
+    /// Returns the URL of the particle's default HTTP port through the proxy.
     ///
     /// A name that ends in a hyphen and digits (`web-8000`) would read as another particle's
     /// port, so its URL names the port explicitly (`web-8000-80-<acct>`).
@@ -82,7 +82,7 @@ public struct GatewayContext: Sendable {
         return url(name: name, accountID: accountID, port: ambiguous ? httpPort : nil)
     }
 
-    /// The URL of a particle's port through the proxy (its default port when `port` is nil).
+    /// Returns the URL of a particle's port through the proxy (its default port when `port` is nil).
     func url(name: String, accountID: String, port: Int? = nil) -> String {
         let label = port.map { "\(name)-\($0)-\(accountID)" } ?? "\(name)-\(accountID)"
         let portSuffix = httpPort == 80 ? "" : ":\(httpPort)"
@@ -90,7 +90,7 @@ public struct GatewayContext: Sendable {
     }
 }
 
-/// What a running command can reach: the caller, the domain, its input and output.
+/// The context of a running command: the caller, the domain, its input and output.
 struct CommandContext {
     let control: Control
     let gateway: GatewayContext

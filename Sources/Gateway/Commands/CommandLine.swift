@@ -2,7 +2,7 @@ import Control
 
 /// One SSH command line, split into words the way a POSIX shell splits them.
 ///
-/// OpenSSH joins the client's arguments with spaces, so the server sees one string. Single and
+/// OpenSSH joins the client's arguments with spaces, so the server receives one string. Single and
 /// double quotes and backslashes group words. For `exec`, the text after ` -- ` is kept as
 /// written, because it is a command for the guest's shell.
 struct CommandLine: Equatable {

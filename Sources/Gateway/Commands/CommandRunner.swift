@@ -13,7 +13,7 @@ public final class CommandRunner: Sendable {
         self.logger = logger
     }
 
-    /// The longest command line accepted, in bytes.
+    /// The maximum length of a command line, in bytes.
     static let maxCommandBytes = 64 << 10
 
     /// Makes `text` safe to print on one terminal line: control characters (escape sequences,

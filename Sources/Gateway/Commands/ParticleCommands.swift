@@ -188,7 +188,7 @@ struct CommandExit: Error {
 
 /// Lets the output callback of `exec`, which runs on another thread, write to the session.
 struct UncheckedIO: @unchecked Sendable {
-    // The transport's writes are safe from any thread; the protocol cannot say so.
+    // The transport's writes are safe from any thread, which the protocol cannot express.
     let io: any CommandIO
 }
 

@@ -43,9 +43,9 @@ public struct NetworkNamespace: Sendable {
 
     /// Creates `tap` on the bridge for the guest with `address` and `mac`, replacing a stale one.
     ///
-    /// The port is isolated from the other guests, learns no MAC addresses (a static entry
-    /// maps the guest's MAC to it) and the bridge's neighbor entry for the address is permanent,
-    /// so a guest that claims another guest's address or MAC gets none of its traffic.
+    /// The port is isolated from the other guests and learns no MAC addresses, because a static
+    /// entry maps the guest's MAC to it. The bridge's neighbor entry for the address is
+    /// permanent. So a guest that claims another guest's address or MAC gets none of its traffic.
     public func addTap(_ tap: String, address: String, mac: String) throws {
         try? removeTap(tap)
         try ip(["tuntap", "add", "dev", tap, "mode", "tap"])
