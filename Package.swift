@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "ControlTests", dependencies: ["Control"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM"]),
-        .testTarget(name: "HTTPProxyTests", dependencies: ["HTTPProxy"]),
+        .testTarget(name: "HTTPProxyTests", dependencies: ["HTTPProxy", "Support"]),
         .testTarget(name: "APITests", dependencies: ["API"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway"]),
         .testTarget(name: "IntegrationsTests", dependencies: ["Integrations"]),

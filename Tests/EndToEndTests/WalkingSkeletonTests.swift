@@ -216,7 +216,9 @@ func jsonObject(_ text: String) throws -> [String: Any] {
 /// Polls `host` through the proxy until it returns 200, because servers in the guest take a moment to start.
 func waitFor200(_ harness: ParticledHarness, host: String, path: String) throws -> String {
     var last = (status: 0, body: "")
-    for _ in 0..<100 {
+    // Generous, because the suites boot guests in parallel on a small machine.
+    let deadline = Date().addingTimeInterval(90)
+    while Date() < deadline {
         last = try harness.get(host: host, path: path)
         if last.status == 200 { return last.body }
         Thread.sleep(forTimeInterval: 0.2)
