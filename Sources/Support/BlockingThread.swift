@@ -42,6 +42,7 @@ public final class BlockingThread: Sendable {
     }
 
     /// Runs `body` on the thread and returns its result to the awaiting task.
+    @discardableResult
     public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             submit { continuation.resume(with: Result { try body() }) }
@@ -75,6 +76,7 @@ public final class BlockingThread: Sendable {
 }
 
 /// Runs `body` on a new dedicated thread and returns its result, for one long blocking call.
+@discardableResult
 public func onNewThread<T: Sendable>(
     name: String, _ body: @escaping @Sendable () throws -> T
 ) async throws -> T {

@@ -59,7 +59,7 @@ final class ParticledHarness: @unchecked Sendable {
                 "--api-port", "0",
                 "--netns", namespace, "--subnet", subnet,
             ] + extraArguments
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         _ = try log.seekToEnd()
         process.standardError = log

@@ -24,6 +24,7 @@ public final class SQLiteStore: Store {
         thread.stop()
     }
 
+    @discardableResult
     func run<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws -> T)
         async throws -> T
     {

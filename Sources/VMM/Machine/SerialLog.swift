@@ -64,7 +64,7 @@ public final class SerialLog: Sendable {
 
     private func openForAppend() -> FileHandle? {
         if !FileManager.default.fileExists(atPath: currentURL.path) {
-            FileManager.default.createFile(atPath: currentURL.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: currentURL.path, contents: nil)
         }
         let handle = try? FileHandle(forWritingTo: currentURL)
         _ = try? handle?.seekToEnd()

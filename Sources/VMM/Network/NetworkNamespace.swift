@@ -29,7 +29,7 @@ public struct NetworkNamespace: Sendable {
         if (try? ip(["link", "show", Self.bridgeName])) == nil {
             try ip(["link", "add", Self.bridgeName, "type", "bridge"])
         }
-        try? ip(["addr", "add", "\(pool.gateway)/\(pool.prefixLength)", "dev", Self.bridgeName])
+        _ = try? ip(["addr", "add", "\(pool.gateway)/\(pool.prefixLength)", "dev", Self.bridgeName])
         try ip(["link", "set", Self.bridgeName, "up"])
         let addresses = try ip(["-o", "-4", "addr", "show", "dev", Self.bridgeName]).output
         guard addresses.contains(" \(pool.gateway)/\(pool.prefixLength) ") else {
