@@ -95,6 +95,8 @@ public protocol Hypervisor: Sendable {
     func isRunning(particleID: String) async -> Bool
     /// Takes over a guest that runs from before this process started (reads its console again).
     func adopt(particleID: String) async throws
+    /// Waits until an adopted guest's sshd accepts, within the boot timeout.
+    func waitUntilBooted(_ spec: MachineSpec) async throws
     func stats(particleID: String) async -> MachineStats?
     /// Runs `command` in the guest through its sshd, logged in as root with the platform key.
     func exec(

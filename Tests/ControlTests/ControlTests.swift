@@ -40,6 +40,7 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     }
     func isRunning(particleID: String) async -> Bool { lock.withLock { running.contains(particleID) } }
     func adopt(particleID: String) async throws { record("adopt") }
+    func waitUntilBooted(_ spec: MachineSpec) async throws { record("wait \(spec.hostname)") }
     func stats(particleID: String) async -> MachineStats? { nil }
     func exec(_ spec: MachineSpec, command: String, onOutput: (@Sendable ([UInt8]) -> Void)?) async throws -> ExecResult {
         ExecResult(exitCode: 0, output: Array(command.utf8))
@@ -196,6 +197,23 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         #expect(try await control.particle(accountID: owner, name: "web").status == .stopped)
         #expect(try await control.particle(accountID: owner, name: "api").status == .running)
         #expect(hypervisor.calls.contains("adopt"))
+    }
+
+    @Test func reconcileWaitsForBootingGuests() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let owner = try await account(control)
+        let web = try await control.createParticle(accountID: owner, name: "web")
+        // particled was killed while the guest was booting: the guest runs, the row says creating.
+        try await control.setStatus(web, .creating)
+        try await control.reconcile()
+        var status = try await control.particle(accountID: owner, name: "web").status
+        for _ in 0..<100 where status != .running {
+            try await Task.sleep(for: .milliseconds(20))
+            status = try await control.particle(accountID: owner, name: "web").status
+        }
+        #expect(status == .running)
+        #expect(hypervisor.calls.contains("wait web"))
     }
 
     @Test func resolvesHostNames() async throws {

@@ -67,6 +67,10 @@ extension QEMUHypervisor {
     }
 
     /// Polls the guest's port 22 until it sends an SSH banner, QEMU exits, or the boot timeout.
+    public func waitUntilBooted(_ spec: MachineSpec) async throws {
+        try await waitForSSH(spec, files: files(spec.particleID))
+    }
+
     private func waitForSSH(_ spec: MachineSpec, files: ParticleFiles) async throws {
         let deadline = ContinuousClock.now + configuration.bootTimeout
         while ContinuousClock.now < deadline {
