@@ -28,7 +28,7 @@ struct APIRequest: Sendable {
             throw APIError.badRequest("invalid JSON in request body: \(Self.describe(error))")
         }
         guard case .object(let object) = value else {
-            throw APIError.badRequest("invalid JSON body: expected an object like {\"name\": \"web\"}")
+            throw APIError.badRequest("invalid JSON body: expected an object with the endpoint's fields")
         }
         return JSONBody(object: object)
     }

@@ -48,7 +48,14 @@ public struct APIResponder: HTTPResponder {
         var request = APIRequest(head: head, body: [], parameters: parameters, query: query, account: nil)
         do {
             if route.authenticated {
-                let account = try await authenticate(head)
+                let account: Account
+                do {
+                    account = try await authenticate(head)
+                } catch {
+                    // Failed keys count against the source address, so guessing is slowed too.
+                    try limit(addressLimiter, key: head.remoteAddress)
+                    throw error
+                }
                 try limit(keyLimiter, key: account.id)
                 request.account = account
             } else {
@@ -78,6 +85,9 @@ public struct APIResponder: HTTPResponder {
     }
 
     private func authenticate(_ head: HTTPRequestHead) async throws -> Account {
+        guard head.headers.values(for: "Authorization").count <= 1 else {
+            throw APIError.badRequest("repeated Authorization header; send it once")
+        }
         guard let header = head.headers["Authorization"] else {
             throw ControlError(.unauthorized, "missing Authorization header; send Authorization: Bearer <api key>")
         }

@@ -1626,7 +1626,7 @@ enum OpenAPIDocument {
         }
       },
       "post": {
-        "summary": "Add an SSH key",
+        "summary": "Add an SSH key, proving possession with an SSHSIG signature",
         "operationId": "addKey",
         "responses": {
           "201": {
@@ -1688,10 +1688,19 @@ enum OpenAPIDocument {
                   },
                   "name": {
                     "type": "string"
+                  },
+                  "challenge": {
+                    "type": "string"
+                  },
+                  "signature": {
+                    "type": "string",
+                    "description": "Output of `ssh-keygen -Y sign -n particle` over the challenge, by the key being added"
                   }
                 },
                 "required": [
-                  "public_key"
+                  "public_key",
+                  "challenge",
+                  "signature"
                 ]
               }
             }

@@ -75,6 +75,7 @@ public struct ControlError: Error, CustomStringConvertible, Sendable, Equatable 
     }
 
     static func particleNotFound(_ name: String) -> ControlError {
-        .notFound("particle '\(name)' not found; run `ls` to see your particles")
+        let shown = name.count > 64 ? name.prefix(61) + "..." : name
+        return .notFound("particle '\(shown)' not found; run `ls` to see your particles")
     }
 }

@@ -111,7 +111,7 @@ import Testing
         let fixture = try BillingFixture()
         defer { fixture.remove() }
         let owner = try await fixture.account()
-        await #expect(throws: ControlError.invalidArgument("minimum top-up is 1000 cents ($10)")) {
+        await #expect(throws: ControlError.invalidArgument("invalid amount 999: the minimum top-up is 1000 cents ($10)")) {
             try await fixture.control.createTopUp(accountID: owner, amountCents: 999)
         }
         await #expect(throws: ControlError.self) {

@@ -46,7 +46,7 @@ import Testing
         let small = try harness.api(
             "POST", "/v1/account/topup", key: key, json: #"{"amount": 999}"#)
         #expect(small.status == 422)
-        #expect(small.errorMessage == "minimum top-up is 1000 cents ($10)")
+        #expect(small.errorMessage == "invalid amount 999: the minimum top-up is 1000 cents ($10)")
         for body in [#"{"amount": 2500.5}"#, #"{"amount": "2500"}"#, #"{}"#] {
             let malformed = try harness.api("POST", "/v1/account/topup", key: key, json: body)
             #expect(malformed.status == 400, "body \(body)")

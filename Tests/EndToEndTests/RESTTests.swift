@@ -82,18 +82,45 @@ import Testing
         #expect((try listed.object()["keys"] as? [[String: Any]])?.count == 1)
         let laptop = harness.directory.appendingPathComponent("laptop").path
         try Command.run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "me@laptop", "-f", laptop])
-        let added = try harness.api(
-            "POST", "/v1/keys", key: key,
-            json: try jsonText(["public_key": try String(contentsOfFile: laptop + ".pub", encoding: .utf8)]))
-        #expect(added.status == 201)
+        let laptopKey = try String(contentsOfFile: laptop + ".pub", encoding: .utf8)
+
+        // Adding a key needs the same proof as creating an account: a signature by that key.
+        func proof(signedBy signer: String) throws -> [String: String] {
+            let challenge = try harness.api("GET", "/v1/accounts/challenge").object()["challenge"] as! String
+            return ["public_key": laptopKey, "challenge": challenge, "signature": try harness.sign(challenge, keyPath: signer)]
+        }
+        let unproven = try harness.api("POST", "/v1/keys", key: key, json: try jsonText(["public_key": laptopKey]))
+        #expect(unproven.status == 400)
+        #expect(unproven.errorMessage == "missing field 'challenge'")
+        let wrongSigner = try harness.api("POST", "/v1/keys", key: key, json: try jsonText(try proof(signedBy: harness.keyPath)))
+        #expect(wrongSigner.status == 401)
+        let added = try harness.api("POST", "/v1/keys", key: key, json: try jsonText(try proof(signedBy: laptop)))
+        #expect(added.status == 201, "add key: \(added.body)")
         let keyID = try #require(try added.object()["id"] as? String)
         #expect(try added.object()["name"] as? String == "me@laptop")
-        let duplicate = try harness.api(
-            "POST", "/v1/keys", key: key,
-            json: try jsonText(["public_key": try String(contentsOfFile: laptop + ".pub", encoding: .utf8)]))
+        let duplicate = try harness.api("POST", "/v1/keys", key: key, json: try jsonText(try proof(signedBy: laptop)))
         #expect(duplicate.status == 409)
-        let invalid = try harness.api("POST", "/v1/keys", key: key, json: #"{"public_key": "ssh-ed25519 nope"}"#)
+        let invalid = try harness.api(
+            "POST", "/v1/keys", key: key,
+            json: #"{"public_key": "ssh-ed25519 nope", "challenge": "x", "signature": "y"}"#)
         #expect(invalid.status == 422)
+
+        // Over SSH: the key, the challenge and the signature on standard input.
+        let phone = harness.directory.appendingPathComponent("phone").path
+        try Command.run("ssh-keygen", ["-q", "-t", "ecdsa", "-N", "", "-f", phone])
+        let challenge = try harness.ssh("keys", "challenge").output
+        let signature = try harness.sign(challenge, keyPath: phone)
+        let sshAdd = try harness.ssh(
+            "keys", "add", "phone", input: try String(contentsOfFile: phone + ".pub", encoding: .utf8) + challenge + signature)
+        #expect(sshAdd.status == 0, "keys add: \(sshAdd.errorOutput)")
+        #expect(sshAdd.output.contains("added key 'phone'"))
+        let unsigned = try harness.ssh("keys", "add", "x", input: try String(contentsOfFile: phone + ".pub", encoding: .utf8))
+        #expect(unsigned.status == 2)
+        #expect(unsigned.errorOutput.contains("missing challenge"))
+        let phoneID = try #require(
+            (try harness.api("GET", "/v1/keys", key: key).object()["keys"] as? [[String: Any]])?
+                .first { $0["name"] as? String == "phone" }?["id"] as? String)
+        #expect(try harness.api("DELETE", "/v1/keys/\(phoneID)", key: key).status == 204)
         let deleted = try harness.api("DELETE", "/v1/keys/\(keyID)", key: key)
         #expect(deleted.status == 204)
         #expect(deleted.body.isEmpty)
@@ -124,6 +151,11 @@ import Testing
     }
 
     private func checkRequestErrors(_ harness: ParticledHarness, key: String) throws {
+        let twice = try Command.runAllowingFailure(
+            "curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(key)",
+                     "-H", "Authorization: Bearer other", "http://127.0.0.1:\(harness.apiPort)/v1/account"])
+        #expect(twice.output == "400")
+
         let notAllowed = try harness.api("DELETE", "/v1/account", key: key)
         #expect(notAllowed.status == 405)
         #expect(notAllowed.header("Allow") == "GET")
@@ -236,6 +268,12 @@ import Testing
         let refused = try #require(limited, "no 429 in \(statuses)")
         #expect(Int(refused.header("Retry-After") ?? "") ?? 0 >= 1)
         #expect(refused.errorCode == "rate_limited")
+
+        // Guessed keys count against the source address (which account creation used twice).
+        let guesses = try (0..<6).map { index in
+            try harness.api("GET", "/v1/account", key: "rp_k1_" + String(repeating: "\(index)", count: 40)).status
+        }
+        #expect(guesses.contains(429), "\(guesses)")
     }
 
     @Test func particleLifecycleAndIsolation() throws {

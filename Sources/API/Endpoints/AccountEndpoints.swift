@@ -48,7 +48,8 @@ extension APIResponder {
                 let body = try request.jsonBody()
                 let key = try await control.addKey(
                     accountID: request.accountID, publicKey: try body.requiredString("public_key"),
-                    name: try body.string("name"))
+                    name: try body.string("name"), challenge: try body.requiredString("challenge"),
+                    signature: try body.requiredString("signature"))
                 return APIResponse.json(201, .object([("id", .string(key.id)), ("name", .string(key.name))]))
             },
             Route(method: "DELETE", pattern: "/v1/keys/:id") { request, control in

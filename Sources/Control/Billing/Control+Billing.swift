@@ -48,8 +48,8 @@ extension Control {
     public func createTopUp(accountID: String, amountCents: Int) async throws -> String {
         guard amountCents >= Self.minimumTopUpCents else {
             throw ControlError.invalidArgument(
-                "minimum top-up is \(Self.minimumTopUpCents) cents ($\(Self.minimumTopUpCents / 100))"
-            )
+                "invalid amount \(amountCents): the minimum top-up is \(Self.minimumTopUpCents) cents"
+                    + " ($\(Self.minimumTopUpCents / 100))")
         }
         guard amountCents <= Self.maximumTopUpCents else {
             throw ControlError.invalidArgument(

@@ -37,10 +37,7 @@ extension Control {
         async throws -> (Account, apiKey: String)
     {
         let publicKey = try SSHPublicKey(parsing: text)
-        try challenges.check(challenge)
-        try SSHSignature.verify(
-            armored: signature, publicKey: publicKey, namespace: "particle", message: Array(challenge.utf8))
-        try challenges.redeem(challenge)
+        try proveHolding(publicKey, challenge: challenge, signature: signature)
         if try await store.account(keyFingerprint: publicKey.fingerprint) != nil {
             throw ControlError.conflict(
                 "this SSH key already belongs to an account; use `ssh <host> api-key` to get its API key")
@@ -58,9 +55,17 @@ extension Control {
         return (account, apiKey)
     }
 
-    /// Adds an SSH key to the account; a key registered to any account is `.conflict`.
-    public func addKey(accountID: String, publicKey text: String, name: String?) async throws -> AccountKey {
+    /// Adds an SSH key to the account once `signature` proves that the caller holds it: an
+    /// `ssh-keygen -Y sign -n particle` signature over `challenge` (from `challenges.issue()`).
+    ///
+    /// Without the proof anyone could register someone else's public key and receive that
+    /// person's first SSH login into their own account. A key registered to any account is
+    /// `.conflict`.
+    public func addKey(
+        accountID: String, publicKey text: String, name: String?, challenge: String, signature: String
+    ) async throws -> AccountKey {
         let publicKey = try SSHPublicKey(parsing: text)
+        try proveHolding(publicKey, challenge: challenge, signature: signature)
         let keyName = name ?? (publicKey.comment.isEmpty ? "unnamed" : publicKey.comment)
         guard !keyName.isEmpty, keyName.count <= 64, !keyName.contains(where: \.isNewline) else {
             throw ControlError.invalidArgument("invalid key name '\(keyName)'; use 1-64 characters on one line")
@@ -87,6 +92,28 @@ extension Control {
         }
         _ = try await store.deleteKey(accountID: accountID, id: id)
         logger.info("key removed", ["account": accountID, "key": id])
+    }
+
+    /// Checks that `signature` signs `challenge` with `publicKey` in namespace `particle`, then
+    /// uses the challenge up.
+    ///
+    /// A signature over the challenge followed by one newline is accepted too, because a
+    /// challenge saved from a terminal or `keys challenge` ends in one.
+    func proveHolding(_ publicKey: SSHPublicKey, challenge: String, signature: String) throws {
+        try challenges.check(challenge)
+        do {
+            try SSHSignature.verify(
+                armored: signature, publicKey: publicKey, namespace: "particle", message: Array(challenge.utf8))
+        } catch let error where error.code == .unauthorized {
+            do {
+                try SSHSignature.verify(
+                    armored: signature, publicKey: publicKey, namespace: "particle",
+                    message: Array((challenge + "\n").utf8))
+            } catch {
+                throw error
+            }
+        }
+        try challenges.redeem(challenge)
     }
 
     static func newAPIKey() -> String { apiKeyPrefix + RandomID.hex(40) }

@@ -81,10 +81,11 @@ extension Control {
         let allowed = name.utf8.allSatisfy {
             ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 || $0 == 46
         }
-        guard !name.isEmpty, name.count <= 64, allowed, !name.hasPrefix("snap_"), !name.hasPrefix("-") else {
+        let startsWell = name.first.map { $0.isLetter || $0.isNumber } ?? false
+        guard !name.isEmpty, name.count <= 64, allowed, startsWell, !name.hasPrefix("snap_") else {
             throw .invalidArgument(
                 "invalid snapshot name '\(name)'; use 1-64 lowercase letters, digits, '-', '_' and '.',"
-                    + " not starting with 'snap_' or '-'")
+                    + " starting with a letter or digit and not with 'snap_'")
         }
     }
 }

@@ -8,7 +8,7 @@ import Support
 /// until a challenge is used; used ones are remembered until they expire so none works twice.
 public final class AccountChallenges: Sendable {
     public static let lifetime: TimeInterval = 300
-    static let prefix = "particle-account-v1"
+    public static let prefix = "particle-account-v1"
 
     private let secret = RandomID.randomBytes(32)
     private let used = Locked<[String: Date]>([:])
@@ -37,7 +37,7 @@ public final class AccountChallenges: Sendable {
         }
     }
 
-    static let hint = "request a new one from GET /v1/accounts/challenge"
+    static let hint = "request a new one (GET /v1/accounts/challenge or `keys challenge`)"
 
     /// Checks that this server issued `challenge`, that it has not expired and was not used;
     /// returns its expiry.

@@ -47,11 +47,17 @@ extension GatewayCommand {
     }
 
     static let keys = GatewayCommand(
-        name: "keys", usage: "keys ls | keys add [NAME] < key.pub | keys rm ID",
-        summary: "List, add (public key on standard input) or remove your account's SSH keys.",
-        examples: ["keys ls", "keys add laptop < ~/.ssh/id_ed25519.pub", "keys rm a1b2c3d4"]
+        name: "keys", usage: "keys ls | keys challenge | keys add [NAME] < key.pub+key.sig | keys rm ID",
+        summary: "List, add or remove your account's SSH keys; adding proves you hold the key by"
+            + " signing a challenge.",
+        examples: [
+            "keys ls", "keys challenge > challenge.txt",
+            "  then: ssh-keygen -Y sign -f ~/.ssh/laptop -n particle challenge.txt",
+            "  then: cat ~/.ssh/laptop.pub challenge.txt challenge.txt.sig | ssh ... keys add laptop",
+            "keys rm a1b2c3d4",
+        ]
     ) { arguments, context in
-        let usage = "keys ls | keys add [NAME] < key.pub | keys rm ID"
+        let usage = "keys ls | keys challenge | keys add [NAME] < key.pub+key.sig | keys rm ID"
         let action = try arguments.required(0, "action (ls, add or rm)", usage: usage)
         let accountID = context.accountID
         switch action {
@@ -61,14 +67,30 @@ extension GatewayCommand {
             if context.json { return context.printJSON(.object([("keys", .array(keys.map(\.json)))])) }
             let rows = keys.map { [$0.id, $0.name, $0.publicKey.algorithm, $0.publicKey.fingerprint] }
             context.print(columns([["ID", "NAME", "TYPE", "FINGERPRINT"]] + rows))
+        case "challenge":
+            try arguments.expectAtMost(1, usage: usage)
+            let challenge = try context.perform { $0.challenges.issue().challenge }
+            context.io.write(challenge + "\n")
         case "add":
             try arguments.expectAtMost(2, usage: usage)
             let name = arguments.positional.count > 1 ? arguments.positional[1] : nil
+            let proof = "send the public key, the challenge from `keys challenge` and its signature"
+                + " (`ssh-keygen -Y sign -n particle`) on standard input; see `help keys`"
             guard let line = context.io.readLine(), !line.trimmingCharacters(in: .whitespaces).isEmpty else {
-                throw ControlError.invalidArgument(
-                    "missing public key on standard input; run `keys add laptop < ~/.ssh/id_ed25519.pub`")
+                throw ControlError.invalidArgument("missing public key on standard input; \(proof)")
             }
-            let key = try context.perform { try await $0.addKey(accountID: accountID, publicKey: line, name: name) }
+            guard let challenge = context.io.readLine()?.trimmingCharacters(in: .whitespaces),
+                challenge.hasPrefix(AccountChallenges.prefix)
+            else {
+                throw ControlError.invalidArgument("missing challenge after the public key; \(proof)")
+            }
+            var signature = ""
+            while let next = context.io.readLine() { signature += next + "\n" }
+            let armored = signature
+            let key = try context.perform {
+                try await $0.addKey(
+                    accountID: accountID, publicKey: line, name: name, challenge: challenge, signature: armored)
+            }
             context.json
                 ? context.printJSON(.object([("id", .string(key.id)), ("name", .string(key.name))]))
                 : context.print("added key '\(key.name)' (\(key.id), \(key.publicKey.fingerprint))")
