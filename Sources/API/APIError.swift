@@ -2,7 +2,7 @@ import Control
 import HTTPProxy
 
 /// An error of the REST layer itself (framing, JSON, routing), mapped like `ControlError`.
-struct APIError: Error {
+public struct APIError: Error {
     var status: Int
     var code: String
     var message: String
@@ -44,6 +44,19 @@ extension APIError {
         var response = APIResponse.json(status, body)
         for field in headers { response.headers.add(name: field.name, value: field.value) }
         return response
+    }
+}
+
+extension APIError {
+    /// The JSON form of an error that the HTTP server itself sends (malformed framing, a body
+    /// over the limit, a slow client), so that API clients get one error shape everywhere.
+    public static func serverErrorResponse(status: Int, message: String) -> HTTPResponse {
+        let codes = [
+            400: "invalid_request", 408: "request_timeout", 411: "length_required",
+            413: "payload_too_large", 414: "uri_too_long", 431: "headers_too_large",
+            501: "not_implemented", 505: "http_version_not_supported",
+        ]
+        return APIError(status: status, code: codes[status] ?? "http_error", message: message).response
     }
 }
 

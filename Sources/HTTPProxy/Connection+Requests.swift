@@ -76,8 +76,9 @@ extension Connection {
     func sendError(status: Int, message: String, request: ParsedRequest?) {
         bodyReader = nil
         let title = ResponseEncoding.reasonPhrase(status)
-        let response = ErrorPage.response(
-            status: status, title: title, message: message, for: request?.head)
+        let response =
+            context.configuration.errorResponse?(status, message, request?.head)
+            ?? ErrorPage.response(status: status, title: title, message: message, for: request?.head)
         send(response, for: request, closeAfter: true)
     }
 

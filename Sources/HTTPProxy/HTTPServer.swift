@@ -33,6 +33,10 @@ public final class HTTPServer: Sendable {
         public var forwardedProto = "http"
         /// The pseudonym this server uses in `Via` (RFC 9110 §7.6.3).
         public var viaName = "particle"
+        /// Builds the responses the server itself sends for malformed, oversized or slow
+        /// requests (the head is nil when it could not be parsed). When it is nil or returns nil,
+        /// the server sends an `ErrorPage`.
+        public var errorResponse: (@Sendable (_ status: Int, _ message: String, _ head: HTTPRequestHead?) -> HTTPResponse?)?
 
         public init(host: String = "127.0.0.1", port: Int = 8080) {
             self.host = host

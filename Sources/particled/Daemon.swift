@@ -49,15 +49,26 @@ struct Daemon {
         let api = APIResponder(
             control: control, logger: Logger(label: "api"),
             requestsPerMinute: configuration.apiRequestsPerMinute)
+        let apiHost = "api.\(configuration.domain)"
+        var httpConfiguration = HTTPServer.Configuration(
+            host: configuration.listenAddress, port: configuration.httpPort)
+        httpConfiguration.errorResponse = { status, message, head in
+            head?.host == apiHost ? APIError.serverErrorResponse(status: status, message: message) : nil
+        }
         let http = HTTPServer(
-            configuration: .init(host: configuration.listenAddress, port: configuration.httpPort),
+            configuration: httpConfiguration,
             responder: FrontRouter(
-                apiHost: "api.\(configuration.domain)", api: api,
+                apiHost: apiHost, api: api,
                 particles: ParticleRouter(control: control, logger: Logger(label: "proxy"))),
             logger: Logger(label: "http"))
         try http.start()
+        var apiConfiguration = HTTPServer.Configuration(
+            host: configuration.listenAddress, port: configuration.apiPort)
+        apiConfiguration.errorResponse = { status, message, _ in
+            APIError.serverErrorResponse(status: status, message: message)
+        }
         let apiServer = HTTPServer(
-            configuration: .init(host: configuration.listenAddress, port: configuration.apiPort),
+            configuration: apiConfiguration,
             responder: api, logger: Logger(label: "api-http"))
         try apiServer.start()
 

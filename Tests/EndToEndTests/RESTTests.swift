@@ -165,6 +165,14 @@ import Testing
         #expect(plain.status == 415)
         let huge = try harness.api("POST", "/v1/particles", key: key, json: String(repeating: " ", count: (1 << 20) + 1))
         #expect(huge.status == 413)
+        // A chunked body over the limit is stopped by the HTTP server, in the same JSON shape.
+        let payload = harness.directory.appendingPathComponent("chunked-payload")
+        try String(repeating: " ", count: (1 << 20) + 10).write(to: payload, atomically: true, encoding: .utf8)
+        let chunked = try Command.runAllowingFailure(
+            "curl", ["-s", "-H", "Authorization: Bearer \(key)", "-H", "Content-Type: application/json",
+                     "-H", "Transfer-Encoding: chunked", "--data-binary", "@\(payload.path)",
+                     "http://127.0.0.1:\(harness.apiPort)/v1/particles"])
+        #expect(APIResult(status: 413, headers: "", body: chunked.output).errorCode == "payload_too_large", "\(chunked.output)")
         let broken = try harness.api("POST", "/v1/particles", key: key, json: "{\"name\": ")
         #expect(broken.status == 400)
         #expect(broken.errorMessage.hasPrefix("invalid JSON"))
