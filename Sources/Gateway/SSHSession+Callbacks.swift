@@ -105,7 +105,7 @@ extension SSHSession {
 
     func openSessionChannel() -> ssh_channel? {
         guard identity != nil else { return nil }
-        guard channels.count < server.configuration.maxChannelsPerSession else {
+        guard channels.count + tunnels.count < server.configuration.maxChannelsPerSession else {
             logger.info(
                 "session channel rejected: too many channels",
                 ["channels": String(channels.count)])

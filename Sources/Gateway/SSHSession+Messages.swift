@@ -76,18 +76,14 @@ extension SSHSession {
     /// Handles `ssh -W host:port` and `ssh -J`: a direct-tcpip channel open.
     ///
     /// libssh 0.10 has no server callback for direct-tcpip, so it arrives here as a message.
-    /// TODO: resolve the destination to one of the caller's own particles through a handler
-    /// hook, accept with `ssh_message_channel_request_open_reply_accept` and relay the bytes.
-    /// Until then every destination is rejected.
+    /// The handler decides on the target and connects it before the reply, which blocks this
+    /// session (only) for up to the guest connect timeout.
     private func openDirectTCPIP(_ message: ssh_message) -> Int32 {
         let destination =
             ssh_message_channel_request_open_destination(message)
             .map { String(cString: $0) } ?? ""
-        let port = ssh_message_channel_request_open_destination_port(message)
-        var fields = ["type": "direct-tcpip", "destination": formatAddress(destination, Int(port))]
-        fields["fingerprint"] = identity?.keyFingerprint
-        logger.info("channel rejected", fields)
-        return defaultReply
+        let port = Int(ssh_message_channel_request_open_destination_port(message))
+        return openTunnel(message, host: destination, port: port)
     }
 
     private func logChannelRequest(type: Int32) {

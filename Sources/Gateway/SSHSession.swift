@@ -42,6 +42,8 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
     var closeReason: String?
     var channels: [Channel] = []
     var pendingRequests: [Channel] = []
+    /// Accepted `direct-tcpip` channels, relayed in `serve()` between polls.
+    var tunnels: [Tunnel] = []
 
     let serverCallbacks = UnsafeMutablePointer<ssh_server_callbacks_struct>.allocate(capacity: 1)
     let channelCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
@@ -78,6 +80,10 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
             logger.info("connection closed before authentication", fields)
         }
 
+        for tunnel in tunnels {
+            closeTunnel(tunnel, event: nil)
+        }
+        tunnels = []
         for channel in channels {
             ssh_remove_channel_callbacks(channel.channel, channelCallbacks)
             ssh_channel_free(channel.channel)
@@ -134,11 +140,20 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
             fd, Int32(IPPROTO_TCP), TCP_QUICKACK, &enabled, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    /// Polls the connection and runs each recorded exec or shell request in turn.
+    /// Polls the connection, relays the tunnels and runs each recorded exec or shell request
+    /// in turn.
+    ///
+    /// NOTE: an exec or shell request runs to its end before the loop continues, so the
+    /// tunnels of the same connection stall while it runs (their bytes wait in libssh, bounded
+    /// by the channel windows).
     private func serve() {
         guard let event = ssh_event_new() else { return }
         ssh_event_add_session(event, session)
         defer {
+            for tunnel in tunnels where tunnel.registeredEvents != 0 {
+                ssh_event_remove_fd(event, tunnel.endpoint.socket)
+                tunnel.registeredEvents = 0
+            }
             ssh_event_remove_session(event, session)
             ssh_event_free(event)
         }
@@ -147,6 +162,7 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
                 run(pendingRequests.removeFirst(), event: event)
                 continue
             }
+            relayTunnels(event: event)
             let timeout: Int
             if identity == nil {
                 timeout = milliseconds(until: authDeadline)

@@ -54,4 +54,48 @@ public protocol SSHSessionHandler: Sendable {
     ///
     /// `io.pseudoTerminal` is set when the client requested a terminal.
     func shell(identity: SSHIdentity, io: SSHCommandIO) -> Int32
+
+    /// Opens the far end of a `direct-tcpip` channel (`ssh -W host:port`, `ssh -J`) to
+    /// `host:port` as the client sent them, or rejects the target.
+    ///
+    /// The session relays the channel to the returned socket until either side closes, then
+    /// calls the endpoint's `close`. The default implementation rejects every target.
+    func openTunnel(host: String, port: Int, identity: SSHIdentity)
+        -> Result<SSHTunnelEndpoint, TunnelRejection>
+}
+
+extension SSHSessionHandler {
+    /// Rejects every `direct-tcpip` channel, for handlers that offer no forwarding.
+    public func openTunnel(host: String, port: Int, identity: SSHIdentity)
+        -> Result<SSHTunnelEndpoint, TunnelRejection>
+    {
+        .failure(TunnelRejection("port forwarding is not offered"))
+    }
+}
+
+/// The far end of a `direct-tcpip` channel: a connected socket that the session relays to.
+public struct SSHTunnelEndpoint: Sendable {
+    /// A connected stream socket; the session sets it non-blocking and never closes it itself.
+    public let socket: Int32
+    /// Closes `socket` and releases whatever the handler tied to it; the session calls it once,
+    /// when the channel ends.
+    public let close: @Sendable () -> Void
+
+    public init(socket: Int32, close: @escaping @Sendable () -> Void) {
+        self.socket = socket
+        self.close = close
+    }
+}
+
+/// The reason a `direct-tcpip` channel was rejected.
+///
+/// NOTE: libssh 0.10 sends SSH_MSG_CHANNEL_OPEN_FAILURE with an empty description, so the
+/// client sees only "administratively prohibited" and `message` reaches only the server log.
+public struct TunnelRejection: Error, Sendable, Equatable {
+    /// The rejected target and the reason, in words safe to show the caller.
+    public var message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
 }

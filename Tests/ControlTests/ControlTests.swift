@@ -45,7 +45,10 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     func exec(_ spec: MachineSpec, command: String, onOutput: (@Sendable ([UInt8]) -> Void)?) async throws -> ExecResult {
         ExecResult(exitCode: 0, output: Array(command.utf8))
     }
-    func connect(address: String, port: Int) async throws -> Int32 { -1 }
+    func connect(address: String, port: Int) async throws -> Int32 {
+        record("connect \(address):\(port)")
+        return -1
+    }
     func growDisk(particleID: String, diskBytes: UInt64) async throws { record("grow \(diskBytes >> 30)") }
     func rebuild(_ spec: MachineSpec) async throws { record("rebuild \(spec.image)") }
     func duplicate(from sourceID: String, to spec: MachineSpec) async throws { record("duplicate \(spec.hostname)") }
@@ -151,6 +154,34 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         #expect(try await control.startParticle(accountID: owner, name: "web").status == .running)
         try await control.deleteParticle(accountID: owner, name: "web")
         #expect(try await control.particles(accountID: owner).isEmpty)
+    }
+
+    @Test func tunnelsReachOwnRunningParticle() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let owner = try await account(control)
+        let particle = try await control.createParticle(accountID: owner, name: "web")
+
+        let tunnel = try await control.openTunnel(accountID: owner, name: "web", port: 8000)
+        #expect(tunnel.particleID == particle.id)
+        #expect(hypervisor.lock.withLock { hypervisor.calls.last } == "connect \(particle.address):8000")
+        #expect(control.activity.openCount(particle.id) == 1)
+        control.closeTunnel(tunnel)
+        #expect(control.activity.openCount(particle.id) == 0)
+
+        let otherKey = SSHPublicKey(algorithm: "ssh-ed25519", base64: Data(repeating: 7, count: 51).base64EncodedString())
+        let other = try await control.account(forSSHKey: otherKey).0.id
+        await #expect(throws: ControlError.notFound("particle 'web' not found; run `ls` to see your particles")) {
+            try await control.openTunnel(accountID: other, name: "web", port: 22)
+        }
+        await #expect(throws: ControlError.invalidArgument("invalid port 0; use 1-65535")) {
+            try await control.openTunnel(accountID: owner, name: "web", port: 0)
+        }
+        _ = try await control.stopParticle(accountID: owner, name: "web")
+        await #expect(throws: ControlError.invalidState("particle 'web' is stopped; run `start web` first")) {
+            try await control.openTunnel(accountID: owner, name: "web", port: 22)
+        }
+        #expect(hypervisor.lock.withLock { hypervisor.calls.filter { $0.hasPrefix("connect") }.count } == 1)
     }
 
     @Test func diskOperationsNeedStopped() async throws {

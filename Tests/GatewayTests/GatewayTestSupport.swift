@@ -39,6 +39,8 @@ final class RecordingHandler: SSHSessionHandler {
         var authenticatedKeys: [SSHPublicKeyInfo] = []
         var hangupDetected = false
         var stdinByteCount: Int?
+        var tunnelsOpened = 0
+        var tunnelsClosed = 0
     }
 
     let rejectedFingerprints: Set<String>
@@ -81,6 +83,43 @@ final class RecordingHandler: SSHSessionHandler {
     func shell(identity: SSHIdentity, io: SSHCommandIO) -> Int32 {
         io.write("usage: ssh HOST COMMAND\n")
         return 0
+    }
+
+    /// Connects target `echo` (any port) to an echo server on a Unix socket pair, which
+    /// returns every byte and closes after the client's EOF; rejects every other target.
+    func openTunnel(host: String, port: Int, identity: SSHIdentity)
+        -> Result<SSHTunnelEndpoint, TunnelRejection>
+    {
+        guard host == "echo" else { return .failure(TunnelRejection("no tunnel to \(host)")) }
+        var sockets: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &sockets) == 0 else {
+            return .failure(TunnelRejection("socketpair failed: errno \(errno)"))
+        }
+        let (relayEnd, echoEnd) = (sockets[0], sockets[1])
+        Thread.detachNewThread { Self.echo(echoEnd) }
+        record.withLock { $0.tunnelsOpened += 1 }
+        return .success(
+            SSHTunnelEndpoint(socket: relayEnd) { [self] in
+                close(relayEnd)
+                record.withLock { $0.tunnelsClosed += 1 }
+            })
+    }
+
+    private static func echo(_ socket: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(socket, &buffer, buffer.count)
+            guard count > 0 else { break }
+            var offset = 0
+            while offset < count {
+                let written = buffer[offset..<count].withUnsafeBytes {
+                    write(socket, $0.baseAddress, $0.count)
+                }
+                guard written > 0 else { break }
+                offset += written
+            }
+        }
+        close(socket)
     }
 
     private func echoStandardInput(_ io: SSHCommandIO) -> Int32 {

@@ -73,6 +73,37 @@ import Testing
         #expect(result.errorOutput.contains("stdio forwarding failed"))
     }
 
+    @Test func directTCPIPRelaysBothWays() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let server = try TestServer(directory: directory)
+        defer { server.stop() }
+        let key = try ClientKey.generate(in: directory)
+
+        // About 7 MB, several channel windows' worth, so both directions have to stop and
+        // resume reading.
+        // A file on standard input, because `Command` writes all of `input` before it reads
+        // any output, which would fill both pipes and stop ssh.
+        let input = (0..<600_000).map { "line \($0)\n" }.joined()
+        let inputPath = directory.file("input.txt")
+        try input.write(toFile: inputPath, atomically: true, encoding: .utf8)
+        let ssh = (["ssh"] + server.sshArguments(key: key, extra: ["-W", "echo:7"]))
+            .map { "'\($0)'" }.joined(separator: " ")
+        let result = try Command.runAllowingFailure("sh", ["-c", "exec \(ssh) < '\(inputPath)'"])
+        #expect(result.status == 0, "ssh -W failed: \(result.errorOutput)")
+        #expect(result.output.utf8.count == input.utf8.count)
+        #expect(result.output == input)
+
+        let deadline = ContinuousClock.now + .seconds(5)
+        while server.handler.record.withLock({ $0.tunnelsClosed }) == 0
+            && ContinuousClock.now < deadline
+        {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        #expect(server.handler.record.withLock { $0.tunnelsOpened } == 1)
+        #expect(server.handler.record.withLock { $0.tunnelsClosed } == 1)
+    }
+
     @Test func remoteForwardRejected() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

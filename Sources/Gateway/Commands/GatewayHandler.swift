@@ -33,6 +33,34 @@ public final class GatewayHandler: SSHSessionHandler {
         io.write(GatewayCommand.overview(runner.gateway) + "\n")
         return 0
     }
+
+    /// Connects a `direct-tcpip` channel to a port of one of the caller's own particles.
+    ///
+    /// The host must be a particle name of the caller's account. Every other target (an IP
+    /// address, a DNS name, another account's particle) fails the lookup, so the gateway never
+    /// connects to the host or its networks on a user's behalf.
+    public func openTunnel(host: String, port: Int, identity: SSHIdentity)
+        -> Result<SSHTunnelEndpoint, TunnelRejection>
+    {
+        guard (try? ParticleName.validate(host)) != nil else {
+            return .failure(
+                TunnelRejection(
+                    "'\(host)' is not a particle name; forward to one of your particles by name,"
+                        + " like `ssh -W web:22`"))
+        }
+        let control = self.control
+        do {
+            let tunnel = try blockingAwait {
+                try await control.openTunnel(accountID: identity.accountID, name: host, port: port)
+            }
+            return .success(
+                SSHTunnelEndpoint(socket: tunnel.socket, close: { control.closeTunnel(tunnel) }))
+        } catch let error as ControlError {
+            return .failure(TunnelRejection(error.message))
+        } catch {
+            return .failure(TunnelRejection("opening a tunnel to \(host):\(port) failed: \(error)"))
+        }
+    }
 }
 
 /// Adapts the transport's channel I/O to what commands use.
