@@ -64,8 +64,13 @@ public enum Command {
         process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         try process.run()
         if let input {
-            try stdin.fileHandleForWriting.write(contentsOf: input)
-            try stdin.fileHandleForWriting.close()
+            // Write from another thread, so that a program that answers before it has read all
+            // of its input cannot block on a full output pipe while this thread writes.
+            let writer = stdin.fileHandleForWriting
+            Thread.detachNewThread {
+                try? writer.write(contentsOf: input)
+                try? writer.close()
+            }
         }
 
         // Drain both pipes concurrently so that a chatty program never blocks on a full pipe.

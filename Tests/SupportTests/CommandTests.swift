@@ -29,3 +29,12 @@ import Testing
         #expect(value == 42)
     }
 }
+
+@Suite struct CommandInputTests {
+    @Test func largeInputAndOutputDoNotDeadlock() throws {
+        // 4 MiB in and out: more than any pipe buffer, so writing it all first would hang.
+        let input = Data(repeating: 0x61, count: 4 << 20)
+        let result = try Command.run("cat", [], input: input)
+        #expect(result.output.utf8.count == input.count)
+    }
+}
