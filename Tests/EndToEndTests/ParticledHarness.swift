@@ -4,6 +4,10 @@ import Testing
 
 /// A `particled` started for one test, with its own state directory, network namespace, subnet,
 /// ports and SSH key. `stop()` removes all of it, also after a failure.
+///
+/// NOTE: the tests using it are synchronous and block a thread of the cooperative pool while
+/// guests boot, so `./test` runs the suite with `--no-parallel`; run in parallel on two cores,
+/// they starve the in-process HTTP server tests.
 final class ParticledHarness: @unchecked Sendable {
     // Used by one test at a time; the suite is serialized.
     let directory: URL
