@@ -284,6 +284,21 @@ import Testing
         #expect(guesses.contains(429), "\(guesses)")
     }
 
+    @Test func creationNeedsBalance() throws {
+        let harness = try ParticledHarness()
+        defer { harness.stop() }
+        let config = harness.directory.appendingPathComponent("config.json")
+        try #"{"require_balance": true}"#.write(to: config, atomically: true, encoding: .utf8)
+        try harness.start(extraArguments: ["--config", config.path])
+        let key = try #require(try harness.createAccount(keyPath: harness.keyPath).object()["api_key"] as? String)
+
+        let refused = try harness.api("POST", "/v1/particles", key: key, json: #"{"name": "web"}"#)
+        #expect(refused.status == 402)
+        #expect(refused.errorCode == "payment_required")
+        #expect(refused.errorMessage.contains("balance"))
+        #expect((try harness.api("GET", "/v1/particles", key: key).object()["particles"] as? [Any])?.isEmpty == true)
+    }
+
     @Test func particleLifecycleAndIsolation() throws {
         let harness = try ParticledHarness()
         defer { harness.stop() }
