@@ -48,7 +48,7 @@ extension APIError {
 }
 
 extension APIError {
-    /// The JSON form of an error that the HTTP server itself sends (malformed framing, a body
+    /// Returns the JSON form of an error that the HTTP server itself sends (malformed framing, a body
     /// over the limit, a slow client), so that API clients get one error shape everywhere.
     public static func serverErrorResponse(status: Int, message: String) -> HTTPResponse {
         let codes = [

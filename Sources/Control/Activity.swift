@@ -1,8 +1,8 @@
 import Foundation
 import Support
 
-/// What keeps a particle busy: open proxied HTTP exchanges and tunnels, SSH sessions and
-/// `exec` commands, counted per particle, with the time of the last activity.
+/// The open activities of each particle (proxied HTTP exchanges and tunnels, SSH sessions and
+/// `exec` commands), with the time of the last activity.
 public final class ActivityTracker: Sendable {
     /// A kind of activity, as `why-awake`-style listings name it.
     public enum Kind: String, Sendable {
@@ -34,7 +34,7 @@ public final class ActivityTracker: Sendable {
         }
     }
 
-    /// The number of activities open on `particleID` right now.
+    /// Returns the number of activities open on `particleID` right now.
     public func openCount(_ particleID: String) -> Int {
         entries.withLock { $0[particleID]?.open.values.reduce(0, +) ?? 0 }
     }

@@ -19,7 +19,7 @@ public struct ControlError: Error, CustomStringConvertible, Sendable, Equatable 
 
     public var code: Code
     public var message: String
-    /// What caused an internal error, for logs; never shown to users.
+    /// The cause of an internal error, for logs; it is not shown to users.
     public var cause: String?
     /// For `.rateLimited`: whole seconds until the request may be repeated.
     public var retryAfterSeconds: Int?
@@ -64,7 +64,7 @@ public struct ControlError: Error, CustomStringConvertible, Sendable, Equatable 
         return error
     }
 
-    /// An unexpected failure; `message` says what operation failed, `cause` keeps the detail.
+    /// An unexpected failure; `message` names the operation that failed, `cause` keeps the detail.
     public static func `internal`(_ message: String, cause: any Error) -> ControlError {
         ControlError(.internal, message, cause: String(describing: cause))
     }

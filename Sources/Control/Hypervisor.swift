@@ -110,8 +110,8 @@ public protocol Hypervisor: Sendable {
     func rebuild(_ spec: MachineSpec) async throws
     /// Makes `spec`'s particle a copy of `sourceID`'s disk with its own identity; neither runs.
     func duplicate(from sourceID: String, to spec: MachineSpec) async throws
-    /// Takes an internal snapshot `snapshotID` of the disk (pausing a running guest for the
-    /// instant it takes); returns the bytes the disk holds, which the snapshot pins.
+    /// Takes an internal snapshot `snapshotID` of the disk, pausing a running guest for the
+    /// instant it takes. Returns the bytes the disk occupies, which the snapshot keeps allocated.
     func createSnapshot(particleID: String, snapshotID: String) async throws -> UInt64
     /// Rolls the disk back to snapshot `snapshotID`; the guest must not run.
     func restoreSnapshot(particleID: String, snapshotID: String) async throws

@@ -87,7 +87,7 @@ public func onNewThread<T: Sendable>(
 
 /// Blocks the calling (dedicated) thread until `operation` finishes, and returns its result.
 ///
-/// For threads that own a C library's state (an SSH session, an event loop) and need an answer
+/// For threads that own a C library's state (an SSH session, an event loop) and need a result
 /// from async code. Never call it from a task of the cooperative pool.
 public func blockingAwait<T: Sendable>(
     _ operation: @escaping @Sendable () async throws -> T

@@ -64,7 +64,7 @@ public enum Command {
         process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         try process.run()
         if let input {
-            // Write from another thread, so that a program that answers before it has read all
+            // Write from another thread, so that a program that writes output before it has read all
             // of its input cannot block on a full output pipe while this thread writes.
             let writer = stdin.fileHandleForWriting
             Thread.detachNewThread {
@@ -73,7 +73,7 @@ public enum Command {
             }
         }
 
-        // Drain both pipes concurrently so that a chatty program never blocks on a full pipe.
+        // Drain both pipes concurrently so that a program with much output cannot block on a full pipe.
         let errorData = Mutex(Data())
         let errorDone = DispatchSemaphore(value: 0)
         let errorHandle = stderr.fileHandleForReading

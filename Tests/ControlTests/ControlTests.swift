@@ -235,7 +235,7 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         defer { try? FileManager.default.removeItem(at: directory) }
         let owner = try await account(control)
         let web = try await control.createParticle(accountID: owner, name: "web")
-        // particled was killed while the guest was booting: the guest runs, the row says creating.
+        // particled was killed while the guest was booting: the guest runs, the row still has status creating.
         try await control.setStatus(web, .creating)
         try await control.reconcile()
         var status = try await control.particle(accountID: owner, name: "web").status

@@ -6,8 +6,8 @@ import Testing
 /// ports and SSH key. `stop()` removes all of it, also after a failure.
 ///
 /// NOTE: the tests using it are synchronous and block a thread of the cooperative pool while
-/// guests boot, so `./test` runs the suite with `--no-parallel`; run in parallel on two cores,
-/// they starve the in-process HTTP server tests.
+/// guests boot. On two cores they starve the in-process HTTP server tests when run in
+/// parallel, so `./test` runs the suite with `--no-parallel`.
 final class ParticledHarness: @unchecked Sendable {
     // Used by one test at a time; the suite is serialized.
     let directory: URL
@@ -206,7 +206,7 @@ struct APIResult {
 
     func object() throws -> [String: Any] { try jsonObject(body) }
 
-    /// The value of header `name` (case-insensitive), if present.
+    /// Returns the value of header `name` (case-insensitive), if present.
     func header(_ name: String) -> String? {
         for line in headers.split(whereSeparator: \.isNewline) {
             let parts = line.split(separator: ":", maxSplits: 1)

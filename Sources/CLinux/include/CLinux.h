@@ -28,7 +28,7 @@ int particle_epoll_add(int epoll_fd, int fd, uint32_t events, uint64_t token);
 /// epoll_ctl(EPOLL_CTL_DEL).
 int particle_epoll_delete(int epoll_fd, int fd);
 
-/// epoll_wait into two parallel arrays, so Swift never sees the packed `struct epoll_event`.
+/// epoll_wait into two parallel arrays, so Swift never handles the packed `struct epoll_event`.
 int particle_epoll_wait(int epoll_fd, uint32_t *events, uint64_t *tokens, int capacity, int timeout);
 
 /// eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK).
@@ -39,5 +39,5 @@ int particle_eventfd(void);
 /// process, and default signal handling. Returns the child's pid, or -1 with errno set.
 ///
 /// Foundation's Process leaks an internal socket into the child, so a daemonizing child (QEMU
-/// with -daemonize) keeps it open and Process never sees the exit.
+/// with -daemonize) keeps it open and Process never detects the exit.
 pid_t particle_spawn(const char *path, char *const argv[], const char *log_path);

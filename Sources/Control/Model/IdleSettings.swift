@@ -69,7 +69,7 @@ public struct WeeklySchedule: Sendable, Equatable {
         timeZone = zone
     }
 
-    /// Whether `date` falls inside one of the windows.
+    /// Returns whether `date` falls inside one of the windows.
     public func contains(_ date: Date) -> Bool {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone

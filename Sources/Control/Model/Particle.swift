@@ -18,12 +18,12 @@ public enum ParticleSize: String, Sendable, CaseIterable, Codable {
     }
 }
 
-/// Where a particle is in its lifecycle.
+/// The lifecycle status of a particle.
 public enum ParticleStatus: String, Sendable, Codable, CaseIterable {
     case creating, running, sleeping, stopped, starting, stopping, error
 }
 
-/// What happens to a particle when nobody uses it.
+/// The policy for a particle that has had no activity for a while.
 public enum IdlePolicy: String, Sendable, Codable, CaseIterable {
     case none, on, sleep, schedule
 }

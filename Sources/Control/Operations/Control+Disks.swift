@@ -75,8 +75,8 @@ extension Control {
         }
     }
 
-    /// Runs `body` on the particle under its lock when it is stopped (or failed to boot);
-    /// any other status is a conflict that names the command that fixes it.
+    /// Runs `body` on the particle under its lock when it is stopped or failed to boot. Any
+    /// other status is a conflict that names the command that fixes it.
     func withStoppedParticle<T: Sendable>(
         accountID: String, name: String, operation: String,
         _ body: @escaping @Sendable (Particle) async throws -> T

@@ -28,7 +28,7 @@ extension Control {
         return key
     }
 
-    /// Creates an account for `publicKey` once `signature` proves that the caller holds its
+    /// Creates an account for `publicKey` once `signature` proves that the caller has its
     /// private key: an `ssh-keygen -Y sign -n particle` signature over `challenge`.
     ///
     /// Returns the account and its first API key. A key that already has an account is
@@ -55,7 +55,7 @@ extension Control {
         return (account, apiKey)
     }
 
-    /// Adds an SSH key to the account once `signature` proves that the caller holds it: an
+    /// Adds an SSH key to the account once `signature` proves that the caller has its private key: an
     /// `ssh-keygen -Y sign -n particle` signature over `challenge` (from `challenges.issue()`).
     ///
     /// Without the proof anyone could register someone else's public key and receive that

@@ -4,7 +4,7 @@ extension Control {
     /// Creates a particle and boots it; returns it once the guest is running.
     ///
     /// Invalid input is rejected before anything is stored. A guest that fails to boot leaves
-    /// the particle in status `error` with its serial log kept, and the error says so.
+    /// the particle in status `error` with its serial log kept, and the error message tells the caller.
     public func createParticle(
         accountID: String, name: String, size: ParticleSize = .p1, image: String? = nil
     ) async throws -> Particle {

@@ -1,4 +1,4 @@
-/// Where a proxied request goes: one port of one particle.
+/// The destination of a proxied request: one port of one particle.
 public struct ProxyDestination: Sendable, Equatable {
     public var particle: Particle
     public var port: Int

@@ -1,7 +1,7 @@
 import Foundation
 
 extension Control {
-    /// Renames a particle; its host names follow at once and the old ones stop answering.
+    /// Renames a particle; its host names follow at once and the old ones return 404.
     public func renameParticle(accountID: String, name: String, newName: String) async throws -> Particle {
         try ParticleName.validate(newName)
         return try await updateParticle(accountID: accountID, name: name, operation: "rename") { particle in

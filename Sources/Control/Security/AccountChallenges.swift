@@ -1,7 +1,7 @@
 import Foundation
 import Support
 
-/// Short-lived, single-use challenges that a client signs to prove it holds an SSH key.
+/// Short-lived, single-use challenges that a client signs to prove it has an SSH private key.
 ///
 /// A challenge is `particle-account-v1:<expiry>:<nonce>:<mac>`, where the MAC is an
 /// HMAC-SHA256 over the expiry and nonce with a secret made at start. The server keeps no state

@@ -36,7 +36,7 @@ public protocol Store: Sendable {
     /// starts at `particle.statusChangedAt`, in the same transaction.
     func updateParticle(_ particle: Particle) async throws
     func snapshots(particleID: String) async throws -> [Snapshot]
-    /// The number of snapshots of all the account's particles.
+    /// Returns the number of snapshots of all the account's particles.
     func snapshotCount(accountID: String) async throws -> Int
     /// Inserts a snapshot; `.conflict` if the particle has one of that name.
     func insertSnapshot(_ snapshot: Snapshot) async throws

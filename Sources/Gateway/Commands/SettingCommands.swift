@@ -105,7 +105,7 @@ extension GatewayCommand {
         context.json ? context.printJSON(particle.detailJSON) : context.print(table(particle.detailJSON))
     }
 
-    /// A command `NAME VALUE` that changes one setting of a particle and prints it.
+    /// Makes a command `NAME VALUE` that changes one setting of a particle and prints it.
     private static func particleUpdate(
         _ name: String, usage: String, summary: String, example: String, argument: String,
         _ operation: @escaping @Sendable (Control, String, String, String) async throws -> Particle

@@ -61,7 +61,7 @@ extension QEMUHypervisor {
 
         let log = serialLog(for: spec.particleID)
         log.append(Array("particle: QEMU started (\(configuration.accelerator.rawValue))\r\n".utf8))
-        try SerialConsoleReader.start(socketPath: files.serialSocket.path, log: log) { _ in }
+        try SerialConsoleReader.start(socketPath: files.serialSocket.path, log: log)
         let monitor = try QMPClient(path: files.qmpSocket.path)
         try monitor.execute("cont")
     }

@@ -106,7 +106,7 @@ extension QEMUHypervisor {
         }
     }
 
-    /// The bytes a qcow2 file occupies on the host, read with `qemu-img info` (allowed while
+    /// Returns the bytes a qcow2 file occupies on the host, read with `qemu-img info` (allowed while
     /// QEMU has the file open).
     static func allocatedBytes(_ disk: URL) throws -> UInt64 {
         let output = try Command.run("qemu-img", ["info", "-U", "--output=json", disk.path]).output

@@ -76,6 +76,6 @@ extension QEMUHypervisor {
     public func adopt(particleID: String) async throws {
         let particleFiles = files(particleID)
         try SerialConsoleReader.start(
-            socketPath: particleFiles.serialSocket.path, log: serialLog(for: particleID)) { _ in }
+            socketPath: particleFiles.serialSocket.path, log: serialLog(for: particleID))
     }
 }

@@ -3,8 +3,8 @@ import Support
 
 /// A particle's serial console output, bounded on disk and readable by absolute byte offset.
 ///
-/// Output goes to `serial.log`; when it reaches `capacity` bytes it becomes `serial.log.1`
-/// (replacing the older one) and a new file starts, so a particle keeps at most twice `capacity`
+/// Output goes to `serial.log`. When it reaches `capacity` bytes it becomes `serial.log.1`,
+/// replacing the older one, and a new file starts. So a particle keeps at most twice `capacity`
 /// bytes. `serial.start` stores the absolute offset of `serial.log`'s first byte, so offsets keep
 /// counting up across rotations and restarts.
 public final class SerialLog: Sendable {
@@ -75,27 +75,17 @@ public final class SerialLog: Sendable {
 /// Copies a guest's serial console from QEMU's unix socket into a `SerialLog` until QEMU
 /// closes it, on a thread of its own.
 enum SerialConsoleReader {
-    /// Connects to `socketPath` and starts copying; `onLine` sees each complete line.
-    static func start(
-        socketPath: String, log: SerialLog, onLine: @escaping @Sendable (String) -> Void
-    ) throws {
+    /// Connects to `socketPath` and starts copying the console output into `log`.
+    static func start(socketPath: String, log: SerialLog) throws {
         let fd = try UnixSocket.connect(path: socketPath)
         Thread.detachNewThread {
             defer { close(fd) }
-            var pending: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 16 << 10)
             while true {
                 let count = recv(fd, &chunk, chunk.count, 0)
                 if count <= 0 && errno == EINTR { continue }
                 guard count > 0 else { return }
-                let bytes = Array(chunk[..<count])
-                log.append(bytes)
-                pending += bytes
-                while let newline = pending.firstIndex(of: 10) {
-                    onLine(String(decoding: pending[..<newline], as: UTF8.self))
-                    pending.removeSubrange(...newline)
-                }
-                if pending.count > 4096 { pending.removeAll() }
+                log.append(Array(chunk[..<count]))
             }
         }
     }
