@@ -15,12 +15,22 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
         enum Request {
             case exec(String)
             case shell
+            case subsystem(String)
         }
 
         let channel: ssh_channel
         var pseudoTerminal: SSHPseudoTerminal?
         var request: Request?
         var isServed = false
+        /// Variables from "env" requests, in the order they arrived.
+        var environment: [(name: String, value: String)] = []
+        /// Signal names from "signal" requests (`TERM`, `INT`) not yet taken by the handler.
+        var pendingSignals: [String] = []
+        /// Whether the client asked for agent forwarding ("auth-agent-req@openssh.com").
+        var agentForwardingRequested = false
+        /// Whether the client sent SSH_MSG_CHANNEL_CLOSE. libssh reports a channel closed
+        /// with unread data as open ("delayed close"), so this flag is the reliable sign.
+        var closedByClient = false
 
         init(channel: ssh_channel) {
             self.channel = channel
@@ -29,17 +39,26 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
 
     let session: ssh_session
     let fd: Int32
+    /// The client's address without the port, the key of the per-address limits.
+    let host: String
     let peer: String
     let server: SSHServer
     var logger: Logger
-    private let registryID: Int
+    let registryID: Int
     private let openedAt = ContinuousClock.now
+    private let keyExchangeDeadline: ContinuousClock.Instant
     private let authDeadline: ContinuousClock.Instant
 
     var identity: SSHIdentity?
     var authFailures = 0
     /// Set by a callback when the connection must end, with the reason for the log.
     var closeReason: String?
+    /// The limit this authenticated connection is over, in words for the client. Its exec,
+    /// shell and subsystem requests get it on stderr with exit status 7, and its tunnels are
+    /// rejected.
+    var limitRejection: String?
+    /// Requests this connection made that the server rejected without telling the client why.
+    var rejectedRequests: [SSHRejectedRequest] = []
     var channels: [Channel] = []
     var pendingRequests: [Channel] = []
     /// Accepted `direct-tcpip` channels, relayed in `serve()` between polls.
@@ -48,25 +67,55 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
     let serverCallbacks = UnsafeMutablePointer<ssh_server_callbacks_struct>.allocate(capacity: 1)
     let channelCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
 
-    init(session: ssh_session, fd: Int32, registryID: Int, peer: String, server: SSHServer) {
+    init(
+        session: ssh_session, fd: Int32, registryID: Int, host: String, peer: String,
+        server: SSHServer
+    ) {
         self.session = session
         self.fd = fd
         self.registryID = registryID
+        self.host = host
         self.peer = peer
         self.server = server
         self.logger = server.logger.with(["peer": peer])
-        self.authDeadline = ContinuousClock.now + server.configuration.authTimeout
+        let now = ContinuousClock.now
+        self.authDeadline = now + server.configuration.authTimeout
+        self.keyExchangeDeadline =
+            now + min(server.configuration.keyExchangeTimeout, server.configuration.authTimeout)
     }
 
     /// Runs the connection to its end, then frees every libssh object it owns.
     func run() {
         logger.debug("connection accepted")
         installCallbacks()
-        if exchangeKeys() {
+        if exchangeKeys() && admitAddress() {
             ssh_set_blocking(session, 1)
             serve()
         }
         finish()
+    }
+
+    /// Ends the connection after the current step: `reason` goes to the log, and `message`,
+    /// if given, to the client in SSH_MSG_DISCONNECT, which OpenSSH prints as "Received
+    /// disconnect from ...: MESSAGE" (at its default log level, INFO, and above).
+    func close(reason: String, message: String? = nil) {
+        guard closeReason == nil else { return }
+        closeReason = reason
+        if let message { ssh_session_set_disconnect_message(session, message) }
+    }
+
+    /// Turns away an address that is over its limit of failed authentications, with a
+    /// disconnect message that says until when.
+    private func admitAddress() -> Bool {
+        guard let wait = server.authFailures.blockedFor(host) else { return true }
+        let seconds = max(1, Int(wait.rounded(.up)))
+        logger.warning(
+            "connection rejected: too many failed authentications from this address",
+            ["retry_after_seconds": String(seconds)])
+        close(
+            reason: "too many failed authentications from this address",
+            message: "too many failed authentications from \(host); try again in \(seconds) s")
+        return false
     }
 
     private func finish() {
@@ -112,8 +161,11 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
                 logger.info("key exchange failed", ["error": libsshError(session)])
                 return false
             }
-            guard waitForSocket(until: authDeadline) else {
+            guard waitForSocket(until: keyExchangeDeadline) else {
                 closeReason = "key exchange timed out"
+                logger.warning(
+                    "key exchange timed out",
+                    ["timeout_ms": String(milliseconds(of: server.configuration.keyExchangeTimeout))])
                 return false
             }
         }
@@ -167,8 +219,11 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
             if identity == nil {
                 timeout = milliseconds(until: authDeadline)
                 guard timeout > 0 else {
-                    closeReason = "authentication timed out"
+                    let seconds = server.configuration.authTimeout.components.seconds
                     logger.warning("authentication timed out")
+                    close(
+                        reason: "authentication timed out",
+                        message: "authentication timed out after \(seconds) s")
                     break
                 }
             } else {
@@ -188,7 +243,8 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
     private func run(_ channel: Channel, event: ssh_event) {
         guard let identity, let request = channel.request else { return }
         channel.isServed = true
-        let io = SSHCommandIO(session: session, event: event, channel: channel)
+        let io = SSHCommandIO(
+            session: session, event: event, channel: channel, rejectedRequests: rejectedRequests)
         let started = ContinuousClock.now
         let status: Int32
         let name: String
@@ -197,10 +253,23 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
             // Only the start of the first word: arguments, or a mistyped command, may carry names,
             // addresses or pasted secrets not meant for logs.
             name = String((command.split(separator: " ").first ?? "").prefix(24))
-            status = server.handler.exec(command, identity: identity, io: io)
         case .shell:
             name = "shell"
-            status = server.handler.shell(identity: identity, io: io)
+        case .subsystem(let subsystem):
+            name = "subsystem " + subsystem.prefix(24)
+        }
+        if let limitRejection {
+            io.writeError("error: \(limitRejection)\n")
+            status = CommandExitStatus.rateLimited.rawValue
+        } else {
+            switch request {
+            case .exec(let command):
+                status = server.handler.exec(command, identity: identity, io: io)
+            case .shell:
+                status = server.handler.shell(identity: identity, io: io)
+            case .subsystem(let subsystem):
+                status = server.handler.subsystem(subsystem, identity: identity, io: io)
+            }
         }
         let clientHungUp = io.finish(exitStatus: status)
         logger.info(
@@ -214,7 +283,9 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
 
     private func freeClosedChannels() {
         for channel in channels
-        where !channel.isServed && ssh_channel_is_closed(channel.channel) != 0 {
+        where !channel.isServed
+            && (channel.closedByClient || ssh_channel_is_closed(channel.channel) != 0)
+        {
             release(channel)
         }
     }

@@ -8,18 +8,21 @@ struct GatewayCommand: Sendable {
     var examples: [String]
     var valueOptions: Set<String> = []
     var flags: Set<String> = []
+    /// One-letter flags and the long flag each stands for, like `-f` for `--follow`.
+    var shortFlags: [Character: String] = [:]
     var run: @Sendable (Arguments, CommandContext) throws -> Void
 }
 
 extension GatewayCommand {
     /// Every command, in the order `help` lists them.
     static let all: [GatewayCommand] = [
-        create, list, status, start, stop, delete, exec, logs, duplicate, rebuild, rename, resize,
-        port, idle, domain, snapshot, keys, images, whoami, apiKey, help,
+        create, list, show, status, start, stop, delete, exec, logs, duplicate, rebuild, rename,
+        resize, port, idle, domain, snapshot, keys, images, whoami, balance, history, usage, topUp,
+        email, apiKey, help,
     ]
 
     static func named(_ name: String) -> GatewayCommand? {
-        let aliases = ["list": "ls", "rm": "delete"]
+        let aliases = ["list": "ls", "rm": "delete", "rotate-key": "api-key"]
         let resolved = aliases[name] ?? name
         return all.first { $0.name == resolved }
     }
@@ -65,7 +68,10 @@ extension GatewayCommand {
         for status in CommandExitStatus.allCases {
             text += "  \(status.rawValue)  \(status.meaning)\n"
         }
-        text += "\nRun `help COMMAND` for a command's options and examples."
+        text += "\nRun `help COMMAND` for a command's options and examples.\n"
+        text += "`ssh -t -p \(gateway.sshPort) \(gateway.publicHost)` with no command opens a prompt"
+        text += " for these commands.\n"
+        text += "`ssh -p \(gateway.sshPort) NAME@\(gateway.publicHost)` opens a shell in your particle NAME."
         return text
     }
 }
