@@ -34,6 +34,7 @@ extension SSHSession {
     }
 
     private func rejectAuthentication(_ message: ssh_message, method: Int32) {
+        guard !rejectBlockedAddress() else { return }
         let user = ssh_message_auth_user(message).map { String(cString: $0) } ?? ""
         switch UInt32(method) {
         case SSH_AUTH_METHOD_NONE:

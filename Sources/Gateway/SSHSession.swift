@@ -53,6 +53,10 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
     var authFailures = 0
     /// Set by a callback when the connection must end, with the reason for the log.
     var closeReason: String?
+    /// The text for the client's SSH_MSG_DISCONNECT, set with `closeReason`.
+    private var disconnectMessage: String?
+    /// Whether the key exchange finished, so that packets can be sent.
+    private var keysExchanged = false
     /// The limit this authenticated connection is over, in words for the client. Its exec,
     /// shell and subsystem requests get it on stderr with exit status 7, and its tunnels are
     /// rejected.
@@ -88,7 +92,7 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
     func run() {
         logger.debug("connection accepted")
         installCallbacks()
-        if exchangeKeys() && admitAddress() {
+        if exchangeKeys() {
             ssh_set_blocking(session, 1)
             serve()
         }
@@ -96,18 +100,66 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
     }
 
     /// Ends the connection after the current step: `reason` goes to the log, and `message`,
-    /// if given, to the client in SSH_MSG_DISCONNECT, which OpenSSH prints as "Received
-    /// disconnect from ...: MESSAGE" (at its default log level, INFO, and above).
+    /// if given, to the client.
+    ///
+    /// Before authentication the message goes out as a banner (SSH_MSG_USERAUTH_BANNER),
+    /// which OpenSSH prints at its default log level, INFO, and above; it is flushed with the
+    /// replies. SSH_MSG_DISCONNECT carries it too ("Received disconnect from ...: MESSAGE"),
+    /// but libssh 0.10 may drop that packet (see `sendDisconnect`).
     func close(reason: String, message: String? = nil) {
         guard closeReason == nil else { return }
         closeReason = reason
-        if let message { ssh_session_set_disconnect_message(session, message) }
+        disconnectMessage = message
+        guard let message else { return }
+        ssh_session_set_disconnect_message(session, message)
+        if keysExchanged && identity == nil, let banner = ssh_string_from_char(message + "\n") {
+            ssh_send_issue_banner(session, banner)
+            ssh_string_free(banner)
+        }
     }
 
-    /// Turns away an address that is over its limit of failed authentications, with a
-    /// disconnect message that says until when.
-    private func admitAddress() -> Bool {
-        guard let wait = server.authFailures.blockedFor(host) else { return true }
+    /// Sends SSH_MSG_DISCONNECT, with the message set by `close`, and closes the socket.
+    ///
+    /// libssh 0.10's ssh_disconnect queues the packet and closes the socket at once. The
+    /// packet goes out only if libssh has seen the socket writable (POLLOUT) since its last
+    /// write, which each write resets. So the message first goes out as SSH_MSG_DEBUG
+    /// (OpenSSH shows it with `-v` as "Remote: ..."), and one poll with nothing queued then
+    /// records the socket as writable. Not guarded by ssh_is_connected, which libssh 0.10
+    /// leaves 0 on server sessions before authentication.
+    private func sendDisconnect() {
+        ssh_set_blocking(session, 1)
+        if keysExchanged, let disconnectMessage, let event = ssh_event_new() {
+            ssh_send_debug(session, disconnectMessage, 1)
+            ssh_blocking_flush(session, 1000)
+            discardInput()
+            ssh_event_add_session(event, session)
+            _ = ssh_event_dopoll(event, 100)
+            ssh_event_remove_session(event, session)
+            ssh_event_free(event)
+        }
+        ssh_disconnect(session)
+    }
+
+    /// Reads and drops what the client sent and libssh has not read, until it has been quiet
+    /// for 50 ms (200 ms at most). Closing a socket with unread input makes the kernel send
+    /// a reset, and a client that receives it may drop the disconnect packet unread.
+    private func discardInput() {
+        let deadline = ContinuousClock.now + .milliseconds(200)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while ContinuousClock.now < deadline, poll(&descriptor, 1, 50) > 0 {
+            guard recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT)) > 0 else { return }
+        }
+    }
+
+    /// Ends the connection at its first authentication request if its address is over the
+    /// limit of failed authentications; returns whether it did.
+    ///
+    /// The check waits for that request, rather than running right after the key exchange,
+    /// because libssh 0.10 loses a disconnect message sent before the client's service
+    /// request has been read (measured with OpenSSH 9.2: the client saw only the close).
+    func rejectBlockedAddress() -> Bool {
+        guard let wait = server.authFailures.blockedFor(host) else { return false }
         let seconds = max(1, Int(wait.rounded(.up)))
         logger.warning(
             "connection rejected: too many failed authentications from this address",
@@ -115,7 +167,7 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
         close(
             reason: "too many failed authentications from this address",
             message: "too many failed authentications from \(host); try again in \(seconds) s")
-        return false
+        return true
     }
 
     private func finish() {
@@ -138,7 +190,7 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
             ssh_channel_free(channel.channel)
         }
         channels = []
-        if ssh_is_connected(session) != 0 { ssh_disconnect(session) }
+        sendDisconnect()
         // Unregister before ssh_free closes the socket, so that a concurrent shutdown never
         // calls shutdown(2) on a reused descriptor number.
         server.connections.unregister(registryID)
@@ -156,7 +208,10 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
         ssh_set_blocking(session, 0)
         while true {
             let status = ssh_handle_key_exchange(session)
-            if status == SSH_OK { return true }
+            if status == SSH_OK {
+                keysExchanged = true
+                return true
+            }
             guard status == SSH_AGAIN else {
                 logger.info("key exchange failed", ["error": libsshError(session)])
                 return false

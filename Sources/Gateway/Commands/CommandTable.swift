@@ -48,7 +48,12 @@ extension GatewayCommand {
         if !examples.isEmpty {
             text += "\nexamples:\n"
             for example in examples {
-                text += "  ssh -p \(gateway.sshPort) \(gateway.publicHost) \(example)\n"
+                // An indented example continues the one before it and is not a gateway command.
+                if example.hasPrefix(" ") {
+                    text += "  \(example)\n"
+                } else {
+                    text += "  ssh -p \(gateway.sshPort) \(gateway.publicHost) \(example)\n"
+                }
             }
         }
         text += "\nEvery command accepts --json to print the REST API's JSON."
