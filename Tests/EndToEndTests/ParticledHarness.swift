@@ -100,15 +100,24 @@ final class ParticledHarness: @unchecked Sendable {
         return nil
     }
 
-    /// Runs `ssh -p PORT 127.0.0.1 ARGS` with the harness's key (or `key`).
-    func ssh(_ arguments: String..., key: String? = nil, input: String? = nil) throws -> CommandResult {
+    /// Runs `ssh -p PORT [USER@]127.0.0.1 ARGS` with the harness's key (or `key`).
+    func ssh(
+        _ arguments: String..., key: String? = nil, user: String? = nil, input: String? = nil,
+        options: [String] = []
+    ) throws -> CommandResult {
         try Command.runAllowingFailure(
-            "ssh",
-            [
-                "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-i", key ?? keyPath, "-p", String(sshPort),
-                "127.0.0.1",
-            ] + arguments, input: input.map { Data($0.utf8) })
+            "ssh", sshArguments(key: key, user: user, options: options) + arguments,
+            input: input.map { Data($0.utf8) })
+    }
+
+    /// The `ssh` arguments up to the host: no user configuration, any host key, the harness's
+    /// key (or `key`), and `options` before the host.
+    func sshArguments(key: String? = nil, user: String? = nil, options: [String] = []) -> [String] {
+        [
+            "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o", "IdentitiesOnly=yes",
+            "-i", key ?? keyPath, "-p", String(sshPort),
+        ] + options + [user.map { "\($0)@127.0.0.1" } ?? "127.0.0.1"]
     }
 
     /// Fetches `http://HOST:PORT/PATH` through the proxy; returns the status and body.
