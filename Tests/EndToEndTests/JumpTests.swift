@@ -2,8 +2,9 @@ import Foundation
 import Support
 import Testing
 
-/// End-to-end: `ssh -J` and `ssh -W` through the gateway into a real guest, with the OpenSSH
-/// client, and the targets the gateway must reject.
+/// End-to-end: `ssh -J`, `ssh -W`, `ssh -L` and `NAME@host` through the gateway into a real
+/// guest, with the OpenSSH client, and the targets the gateway must reject. One guest serves
+/// every check, because a boot takes 15-30 s here.
 @Suite(.serialized) struct JumpTests {
     @Test func jumpIntoOwnParticle() throws {
         let harness = try ParticledHarness()
@@ -31,6 +32,11 @@ import Testing
         try checkCopyRoundTrip(harness, config: config, jump: jump)
         try checkActivityWhileOpen(harness, config: config)
         try checkRejectedTargets(harness, config: config)
+        try checkParticleCommands(harness)
+        try checkParticleTerminal(harness)
+        try checkFileTransfers(harness, config: config, jump: jump)
+        try checkLocalForward(harness)
+        try checkFollowLogs(harness)
         try checkStoppedParticle(harness, config: config)
     }
 
@@ -113,12 +119,34 @@ import Testing
         #expect(harness.log.contains("particle 'web' not found"))
     }
 
+    /// Stops the particle through a client that hangs up while the guest shuts down: the stop
+    /// still completes. Then forwards and shells to it are refused, naming `start`.
     private func checkStoppedParticle(_ harness: ParticledHarness, config: String) throws {
-        let stop = try harness.ssh("stop", "web")
-        try #require(stop.status == 0, "stop failed: \(stop.errorOutput)")
+        let stopper = try SpawnedProcess(
+            [try Command.resolve("ssh")] + harness.sshArguments() + ["stop", "web"])
+        Thread.sleep(forTimeInterval: 1)
+        #expect(!stopper.hasExited, "stop returned within 1 s; the hang-up test needs longer")
+        stopper.stop()
+        let deadline = Date().addingTimeInterval(60)
+        var status = ""
+        while status != "stopped" && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.5)
+            status = (try? jsonObject(harness.ssh("show", "web", "--json").output))?["status"]
+                as? String ?? ""
+        }
+        #expect(status == "stopped", "the stop did not complete after the client hung up")
+        #expect(
+            harness.log.split(separator: "\n").contains {
+                $0.contains("msg=\"request finished\"") && $0.contains("request=stop")
+                    && $0.contains("hangup=true")
+            }, "no hang-up logged for stop")
+
         let result = try forward(harness, config: config, key: harness.keyPath, target: "web:22")
         #expect(result.status != 0)
         #expect(harness.log.contains("particle 'web' is stopped; run `start web` first"))
+        let shell = try harness.ssh("true", user: "web")
+        #expect(shell.status == 4)
+        #expect(shell.errorOutput == "error: particle 'web' is stopped; run `start web` first\n")
     }
 
     private func rejectionLogged(_ harness: ParticledHarness, target: String) -> Bool {
@@ -138,7 +166,7 @@ import Testing
     }
 
     /// Writes an ssh_config for both hops: any host key is trusted and only `key` is offered.
-    private func writeClientConfig(_ harness: ParticledHarness, key: String, name: String) throws
+    func writeClientConfig(_ harness: ParticledHarness, key: String, name: String) throws
         -> String
     {
         let path = harness.directory.appendingPathComponent(name).path

@@ -44,6 +44,12 @@ enum TerminalDriver {
         plan = json.load(open(sys.argv[1]))
         pid, fd = pty.fork()
         if pid == 0:
+            # The test runner may have blocked or ignored signals, and children inherit that;
+            # the command must see SIGWINCH and friends as it would in a shell.
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                           signal.SIGPIPE, signal.SIGWINCH):
+                signal.signal(number, signal.SIG_DFL)
             os.execvp(plan["command"][0], plan["command"])
 
         transcript = b""
