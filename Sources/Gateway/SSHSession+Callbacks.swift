@@ -14,7 +14,7 @@ private func text(_ pointer: UnsafePointer<CChar>?) -> String {
 
 /// The most "env" requests one channel may make.
 private let maxEnvironment = 64
-/// The most signals kept for a handler that has not taken them yet.
+/// The maximum number of signals kept for a handler that has not taken them yet.
 private let maxPendingSignals = 16
 
 extension SSHSession {
@@ -182,8 +182,8 @@ extension SSHSession {
         return record(.subsystem(name), on: channel)
     }
 
-    /// Keeps an "env" request for the handler; at most `maxEnvironment` variables of up to
-    /// 4 KiB each, so that a client cannot grow the session without bound.
+    /// Keeps an "env" request for the handler. A channel keeps at most `maxEnvironment`
+    /// variables of up to 4 KiB each, so that a client cannot grow the session without bound.
     func setEnvironment(_ name: String, _ value: String, on channel: ssh_channel?) -> Int32 {
         guard let state = find(channel), state.request == nil,
             state.environment.count < maxEnvironment, name.utf8.count + value.utf8.count <= 4096
@@ -194,8 +194,8 @@ extension SSHSession {
 
     /// Keeps a "signal" request for the handler, which passes it on to a particle.
     /// NOTE: OpenSSH's client never sends these. In a test, libssh 0.10 read a libssh
-    /// client's "signal" packet from the socket but ran this callback only seconds later, at
-    /// the next read; the cause was not found, so forwarding signals has no test.
+    /// client's "signal" packet from the socket but ran this callback only at the next read,
+    /// seconds later. The cause was not found, so forwarding signals has no test.
     func receiveSignal(_ name: String, on channel: ssh_channel?) {
         guard let state = find(channel), state.pendingSignals.count < maxPendingSignals else {
             return

@@ -103,8 +103,8 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
     /// if given, to the client.
     ///
     /// Before authentication the message goes out as a banner (SSH_MSG_USERAUTH_BANNER),
-    /// which OpenSSH prints at its default log level, INFO, and above; it is flushed with the
-    /// replies. SSH_MSG_DISCONNECT carries it too ("Received disconnect from ...: MESSAGE"),
+    /// which OpenSSH prints at its default log level, INFO, and above. The banner is flushed
+    /// with the replies. SSH_MSG_DISCONNECT carries it too ("Received disconnect from ...: MESSAGE"),
     /// but libssh 0.10 may drop that packet (see `sendDisconnect`).
     func close(reason: String, message: String? = nil) {
         guard closeReason == nil else { return }

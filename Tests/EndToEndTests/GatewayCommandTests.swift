@@ -172,7 +172,7 @@ import Testing
             #expect(result.errorOutput.split(separator: "\n").count == 1, "\(arguments)")
         }
 
-        // A user name that names no particle reaches the gateway, and says so.
+        // A user name that names no particle reaches the gateway, whose error mentions it.
         let typo = try harness.ssh("uname", user: "wbe")
         #expect(typo.status == 2)
         #expect(typo.errorOutput.contains("no particle is named 'wbe' either"))
@@ -183,7 +183,8 @@ import Testing
         #expect(bare.output.contains("ssh -p \(harness.sshPort) NAME@localhost"))
         #expect(bare.output.split(separator: "\n").count < 8)
 
-        // Requests the gateway rejects say why on stderr; the command still runs.
+        // Each request that the gateway rejects gets a reason on stderr, and the command
+        // still runs.
         let remote = try harness.ssh("whoami", options: ["-R", "127.0.0.1:0:127.0.0.1:9"])
         #expect(remote.status == 0)
         #expect(remote.errorOutput.contains("warning: remote port forwarding (ssh -R"))

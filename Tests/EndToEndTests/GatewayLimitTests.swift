@@ -27,8 +27,8 @@ import Testing
                 "error: too many commands for this key: the limit is 3 per minute; try again in"),
             "stderr: \(limited.errorOutput)")
 
-        // Sessions per key, with a second key whose command budget is untouched: the prompt
-        // of `ssh -t` holds one session open.
+        // Sessions per key, with a second key whose command budget is untouched. The prompt
+        // of `ssh -t` keeps one session open.
         let otherKey = harness.directory.appendingPathComponent("other").path
         try Command.run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", otherKey])
         let holder = try SpawnedProcess(
@@ -62,7 +62,8 @@ import Testing
         let received = try receiveUntilClosed(port: harness.sshPort, limit: 10)
         let elapsed = Date().timeIntervalSince(started)
         #expect(received.hasPrefix("SSH-2.0-"))
-        #expect(elapsed > 0.9 && elapsed < 5, "closed after \(elapsed) s")
+        #expect(elapsed > 0.9, "closed after \(elapsed) s")
+        #expect(elapsed < 5, "closed after \(elapsed) s")
         #expect(harness.log.contains("msg=\"key exchange timed out\""))
     }
 

@@ -84,8 +84,8 @@ extension JumpTests {
         #expect(try String(contentsOf: back.appendingPathComponent("note.txt"), encoding: .utf8) == "hello\n")
     }
 
-    /// The guest image has no rsync, so the host's (both are Debian 12) goes in with the
-    /// libraries it needs, streamed through `ssh web@host`.
+    /// Installs the host's rsync and the libraries it needs in the guest, streamed through
+    /// `ssh web@host`, because the guest image has none (both are Debian 12).
     private func installRsync(_ harness: ParticledHarness) throws {
         let rsync = try Command.resolve("rsync")
         let staging = harness.directory.appendingPathComponent("rsync-staging")

@@ -133,7 +133,7 @@ import Testing
         let server = try TestServer(directory: directory)
         defer { server.stop() }
         let key = try ClientKey.generate(in: directory)
-        // OpenSSH asks for agent forwarding only when an agent answers on the socket.
+        // OpenSSH requests agent forwarding only when an agent answers on the socket.
         let socket = directory.file("agent.sock")
         let agent = Process()
         agent.executableURL = URL(fileURLWithPath: try Command.resolve("ssh-agent"))

@@ -4,8 +4,8 @@ import Foundation
 /// guest's host key. Hypervisors whose guests run an sshd that Particle manages provide it.
 ///
 /// It is kept apart from `Hypervisor` so that a hypervisor without such a login (tests'
-/// recording hypervisor) need not implement it; `openGuestLogin` then reports the gateway's
-/// shell as unavailable.
+/// recording hypervisor) need not implement it. For such a hypervisor, `openGuestLogin`
+/// throws `unavailable`.
 public protocol GuestLoginProvider: Sendable {
     /// Returns the platform key and the host key of particle `particleID`'s guest.
     func guestLoginKeys(particleID: String) async throws -> GuestLoginKeys

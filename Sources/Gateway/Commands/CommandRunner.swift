@@ -98,6 +98,7 @@ public final class CommandRunner: Sendable {
                 "command line of \(text.utf8.count) bytes is too long; the limit is"
                     + " \(Self.maxCommandBytes) bytes")
         }
+
         var line = try CommandLine(parsing: text)
         // --json may come anywhere before `--`, also before the command name.
         let json = line.words.contains("--json")
@@ -115,6 +116,7 @@ public final class CommandRunner: Sendable {
             }
             throw ControlError.invalidArgument(message)
         }
+
         let arguments = try Arguments(
             line.words.dropFirst(), rest: line.rest, valueOptions: command.valueOptions,
             knownFlags: command.flags, shortFlags: command.shortFlags, command: command.name)

@@ -106,7 +106,7 @@ public final class GatewayHandler: SSHSessionHandler {
 
     // MARK: - Session targets
 
-    /// Where a session request goes.
+    /// The destination of a session request.
     enum Target {
         case gateway
         /// A shell or command in the caller's particle of this name.
