@@ -10,6 +10,7 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     // Guarded by `lock`.
     let lock = NSLock()
     var running: Set<String> = []
+    var sleeping: Set<String> = []
     var calls: [String] = []
     var failBoot = false
 
@@ -39,6 +40,31 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         lock.withLock { _ = running.remove(particleID) }
     }
     func isRunning(particleID: String) async -> Bool { lock.withLock { running.contains(particleID) } }
+    func sleep(particleID: String) async throws -> Date? {
+        record("sleep")
+        lock.withLock {
+            _ = running.remove(particleID)
+            _ = sleeping.insert(particleID)
+        }
+        return nil
+    }
+    func wake(_ spec: MachineSpec) async throws {
+        record("wake \(spec.hostname)")
+        // Long enough for concurrent callers to pile up behind the wake.
+        try await Task.sleep(for: .milliseconds(50))
+        lock.withLock {
+            _ = sleeping.remove(spec.particleID)
+            _ = running.insert(spec.particleID)
+        }
+    }
+    func discardMemory(particleID: String) async throws {
+        record("discard")
+        lock.withLock { _ = sleeping.remove(particleID) }
+    }
+    func hasSavedMemory(particleID: String) async -> Bool { lock.withLock { sleeping.contains(particleID) } }
+    func recover(particleID: String) async -> GuestState {
+        lock.withLock { running.contains(particleID) ? .running : sleeping.contains(particleID) ? .sleeping : .off }
+    }
     func adopt(particleID: String) async throws { record("adopt") }
     func waitUntilBooted(_ spec: MachineSpec) async throws { record("wait \(spec.hostname)") }
     func stats(particleID: String) async -> MachineStats? { nil }

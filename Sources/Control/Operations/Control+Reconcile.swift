@@ -22,13 +22,22 @@ extension Control {
 
     /// Makes every stored status agree with the guests that really run, after a restart or crash.
     ///
-    /// A guest that still runs is adopted whatever its stored status. A particle whose guest is
-    /// gone becomes `stopped` with its disk kept, or `error` if it was still being created.
+    /// A guest that still runs is adopted whatever its stored status; one with whole saved memory
+    /// is `sleeping`. A particle whose guest is gone otherwise becomes `stopped` with its disk
+    /// kept, or `error` if it was still being created.
     public func reconcile() async throws {
         for particle in try await store.allParticles() {
             let fields = ["particle": particle.id, "name": particle.name, "was": particle.status.rawValue]
-            let running = await hypervisor.isRunning(particleID: particle.id)
-            if running {
+            let state = await hypervisor.recover(particleID: particle.id)
+            if state == .sleeping {
+                // The memory file is whole: a sleep that finished saving, or a wake cut short.
+                if particle.status != .sleeping {
+                    try await setStatus(particle, .sleeping)
+                    logger.notice("status corrected", fields.merging(["now": "sleeping"]) { a, _ in a })
+                }
+                continue
+            }
+            if state == .running {
                 do {
                     try await hypervisor.adopt(particleID: particle.id)
                 } catch {
@@ -49,8 +58,8 @@ extension Control {
             let corrected: ParticleStatus? =
                 switch particle.status {
                 case .creating: .error
-                case .running, .starting, .stopping: .stopped
-                case .stopped, .error, .sleeping: nil
+                case .running, .starting, .stopping, .sleeping: .stopped
+                case .stopped, .error: nil
                 }
             if let corrected {
                 try await setStatus(particle, corrected)

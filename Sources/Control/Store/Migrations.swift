@@ -107,6 +107,10 @@ enum Migrations {
         CREATE INDEX accounts_recovery_email ON accounts(recovery_email COLLATE NOCASE);
         ALTER TABLE api_keys ADD COLUMN purpose TEXT NOT NULL DEFAULT 'primary';
         """,
+        // 6: when a sleeping particle's guest has a timer due, to wake it for it.
+        """
+        ALTER TABLE particles ADD COLUMN wake_at INTEGER;
+        """,
     ]
 
     /// Brings `database` to the newest schema, one transaction per migration.
