@@ -32,7 +32,11 @@ final class ParticledHarness: @unchecked Sendable {
 
         // Share the image built by ./test instead of building one per test.
         let images = Self.imageCache.appendingPathComponent("images")
-        guard FileManager.default.fileExists(atPath: images.appendingPathComponent("debian-12/image.json").path) else {
+        let built = (try? FileManager.default.contentsOfDirectory(atPath: images.path))?.contains { name in
+            name.hasPrefix("debian-12-")
+                && FileManager.default.fileExists(atPath: images.appendingPathComponent("\(name)/image.json").path)
+        }
+        guard built == true else {
             throw HarnessError(
                 "no debian-12 image in \(images.path); run the tests with ./test, which builds it"
                     + " (or set PARTICLE_TEST_IMAGES to a state directory that has one)")
@@ -53,16 +57,28 @@ final class ParticledHarness: @unchecked Sendable {
 
     var stateDirectory: URL { directory.appendingPathComponent("state") }
 
-    /// Starts particled and waits until both listeners are up.
-    func start(extraArguments: [String] = []) throws {
+    /// Starts particled and waits until both listeners are up. `config` becomes its
+    /// `--config` file; `environment` is added to particled's.
+    func start(
+        extraArguments: [String] = [], config: [String: Any]? = nil, environment: [String: String] = [:]
+    ) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.particledPath)
+        var configArguments: [String] = []
+        if let config {
+            let file = directory.appendingPathComponent("config.json")
+            try JSONSerialization.data(withJSONObject: config).write(to: file)
+            configArguments = ["--config", file.path]
+        }
         process.arguments =
             [
                 "run", "--state-dir", stateDirectory.path, "--ssh-port", "0", "--http-port", "0",
                 "--api-port", "0",
                 "--netns", namespace, "--subnet", subnet,
-            ] + extraArguments
+            ] + configArguments + extraArguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         _ = try log.seekToEnd()
