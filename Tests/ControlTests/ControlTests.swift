@@ -48,6 +48,7 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         }
         return nil
     }
+    func nextTimer(particleID: String) async -> Date? { nil }
     func wake(_ spec: MachineSpec) async throws {
         record("wake \(spec.hostname)")
         // Long enough for concurrent callers to pile up behind the wake.
