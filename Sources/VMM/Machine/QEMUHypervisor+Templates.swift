@@ -49,6 +49,8 @@ extension QEMUHypervisor {
                 try restoreTemplate(spec, image: image, template: template, origin: origin, files: particleFiles)
             }
             try await waitUntilBooted(spec)
+            serialLog(for: spec.particleID).append(
+                Array("particle: made from the image's template (\(template.lastPathComponent)), not booted\r\n".utf8))
             logger.info(
                 "guest made from its template",
                 fields.merging(["ms": "\((ContinuousClock.now - started).milliseconds)"]) { a, _ in a })
@@ -133,7 +135,8 @@ extension QEMUHypervisor {
         defer { lock.unlock() }
         if FileManager.default.fileExists(atPath: directory.appendingPathComponent("template.json").path) { return }
 
-        let id = "tpl" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(9).lowercased()
+        // Hex like a particle id, since the machine id is derived from it.
+        let id = String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased())
         let spec = MachineSpec(
             particleID: id, hostname: "particle", image: imageID, vcpus: vcpus, memoryBytes: memoryBytes,
             diskBytes: diskBytes, address: configuration.namespace.pool.templateAddress,
