@@ -96,6 +96,24 @@ import Testing
         #expect(try harness.ssh("sleep", "web").status == 0)
         let again = try harness.ssh("sleep", "web")
         #expect(again.status != 0 && again.errorOutput.contains("already sleeping"), "\(again.errorOutput)")
+
+        // Two particles resumed from the image's one saved template have their own random state
+        // and clock: the agent reseeded each guest's generator with fresh host entropy.
+        try waitUntil(within: 180, "the image's template") {
+            let images = ParticledHarness.imageCache.appendingPathComponent("images").path
+            let names = (try? FileManager.default.subpathsOfDirectory(atPath: images)) ?? []
+            return names.contains { $0.hasSuffix("templates/1x2048M/template.json") }
+        }
+        var randomness: [String] = []
+        for name in ["twin1", "twin2"] {
+            #expect(try harness.ssh("create", name).status == 0)
+            let bytes = try harness.ssh("exec", name, "--", "head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'; echo; date +%s")
+            let lines = bytes.output.split(separator: "\n").map(String.init)
+            randomness.append(lines.first ?? "")
+            #expect(abs((Double(lines.last ?? "") ?? 0) - Date().timeIntervalSince1970) < 3, "\(name): \(bytes.output)")
+        }
+        #expect(harness.log.components(separatedBy: "guest made from its template").count >= 3)
+        #expect(randomness[0].count == 64 && randomness[0] != randomness[1], "\(randomness)")
     }
 
     @Test func policiesOnNoneScheduleAndGuestTimers() throws {
@@ -103,9 +121,12 @@ import Testing
         defer { harness.stop() }
         let clockFile = harness.directory.appendingPathComponent("clock-offset")
         try "0".write(to: clockFile, atomically: true, encoding: .utf8)
-        try harness.start(config: Self.config, environment: ["PARTICLE_CLOCK_OFFSET_FILE": clockFile.path])
+        var config = Self.config
+        config["wake_hold_seconds"] = 1
+        try harness.start(config: config, environment: ["PARTICLE_CLOCK_OFFSET_FILE": clockFile.path])
         let particle = try jsonObject(try harness.ssh("create", "web", "--json").output)
         let id = try #require(particle["id"] as? String)
+        let account = try #require(try jsonObject(try harness.ssh("whoami", "--json").output)["id"] as? String)
 
         // `on`: a guest powered off from inside is started again, and it never sleeps.
         #expect(try harness.ssh("idle", "web", "on").status == 0)
@@ -144,6 +165,15 @@ import Testing
         #expect(try status(harness, "web") == "stopped")
         #expect(qemuPIDs(harness, id).isEmpty)
 
+        // Back under `sleep`, a request starts the stopped particle. A cold boot outlasts the
+        // 1 s hold: the browser gets the 504 page that reloads itself, and the boot goes on.
+        #expect(try harness.ssh("idle", "web", "sleep").status == 0)
+        let page = try harness.get(host: "web-\(account).particle.localhost", accept: "text/html")
+        #expect(page.status == 504, "\(page)")
+        #expect(page.body.contains("is starting") && page.body.contains("reloads by itself"), "\(page.body)")
+        try waitForStatus(harness, "web", "running", within: 90)
+        try waitForStatus(harness, "web", "sleeping", within: 30)
+
         // `schedule`: started when its window opens, asleep when idle outside it. The window
         // is 2-3 hours from now; the test moves particled's clock into it and out again.
         var calendar = Calendar(identifier: .gregorian)
@@ -157,10 +187,10 @@ import Testing
         let set = try harness.ssh("idle", "web", "schedule", "--schedule", "'\(window)'")
         #expect(set.status == 0, "\(set.output)")
         Thread.sleep(forTimeInterval: 2)
-        #expect(try status(harness, "web") == "stopped", "the window is closed")
+        #expect(try status(harness, "web") == "sleeping", "the window is closed")
         try "\(2 * 3600 + 120)".write(to: clockFile, atomically: true, encoding: .utf8)
         try waitForStatus(harness, "web", "running", within: 90)
-        #expect(harness.log.contains("schedule window opened"))
+        #expect(harness.log.contains("policy schedule"))
         Thread.sleep(forTimeInterval: 6)
         #expect(try status(harness, "web") == "running", "inside its window it stays awake while idle")
         try "\(3 * 3600 + 300)".write(to: clockFile, atomically: true, encoding: .utf8)
