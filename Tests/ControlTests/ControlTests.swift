@@ -78,7 +78,10 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     }
     func growDisk(particleID: String, diskBytes: UInt64) async throws { record("grow \(diskBytes >> 30)") }
     func rebuild(_ spec: MachineSpec) async throws { record("rebuild \(spec.image)") }
-    func duplicate(from sourceID: String, to spec: MachineSpec) async throws { record("duplicate \(spec.hostname)") }
+    func duplicate(from sourceID: String, to spec: MachineSpec, withMemory: Bool) async throws {
+        record("duplicate \(spec.hostname)\(withMemory ? " with memory" : "")")
+        if withMemory { lock.withLock { _ = sleeping.insert(spec.particleID) } }
+    }
     func createSnapshot(particleID: String, snapshotID: String) async throws -> UInt64 {
         record("snapshot")
         return 1 << 20
