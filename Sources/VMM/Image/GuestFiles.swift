@@ -149,7 +149,7 @@ enum GuestFiles {
     /// - `entropy ID HEX` mixes the bytes into the kernel's pool and reseeds its random number
     ///   generator at once, so that two guests woken from one memory state never share it;
     /// - `identity ID` applies the config drive again (a guest restored from another's memory
-    ///   takes its own name, address, MAC and keys) and makes sshd load the new host key.
+    ///   takes its own name, address, MAC and keys) and restarts sshd with the new host key.
     ///
     /// It is perl because perl-base is in every Debian system, and one long-lived process
     /// answers in microseconds under TCG where starting a program costs tens of milliseconds.
@@ -235,7 +235,8 @@ enum GuestFiles {
                 system('blockdev', '--flushbufs', '/dev/vdb');
                 system('/usr/lib/particle/particle-init') == 0
                     or return reply('error', $id, 'particle-init failed');
-                system('systemctl', 'reload-or-restart', 'ssh.service');
+                # A restart returns once the new sshd listens (Type=notify); a reload would not.
+                system('systemctl', 'restart', 'ssh.service');
                 reply('ok', $id);
             } else {
                 reply('error', $id, 'unknown request');
