@@ -56,7 +56,8 @@ extension QEMUHypervisor {
                 fields.merging(["ms": "\((ContinuousClock.now - started).milliseconds)"]) { a, _ in a })
             return true
         } catch {
-            logger.warning("fast create failed; booting cold", fields.merging(["error": "\(error)"]) { a, _ in a })
+            let cause = (error as? ControlError)?.cause.map { ": \($0)" } ?? ""
+            logger.warning("fast create failed; booting cold", fields.merging(["error": "\(error)\(cause)"]) { a, _ in a })
             try? await powerOff(spec.particleID, tap: spec.tapName)
             try? FileManager.default.removeItem(at: particleFiles.directory)
             try? FileManager.default.removeItem(at: particleFiles.ramFile)
@@ -86,11 +87,15 @@ extension QEMUHypervisor {
         guard let saved = try JSONSerialization.jsonObject(with: data) as? [String] else {
             throw QMPError("the template's qemu.argv is not a JSON array of strings")
         }
-        let argv = saved.map { word in
+        var argv = saved.map { word in
             word.replacingOccurrences(of: origin.directory, with: files.directory.path)
                 .replacingOccurrences(of: origin.ramFile, with: files.ramFile.path)
                 .replacingOccurrences(of: "ifname=\(origin.tap),", with: "ifname=\(spec.tapName),")
                 .replacingOccurrences(of: "mac=\(origin.mac)", with: "mac=\(mac)")
+        }
+        // The builder reached the image through its own state folder, which may be gone.
+        for (option, path) in [("-kernel", image.kernel.path), ("-initrd", image.initramfs.path)] {
+            if let index = argv.firstIndex(of: option), index + 1 < argv.count { argv[index + 1] = path }
         }
         try JSONSerialization.data(withJSONObject: argv).write(to: files.launchArguments, options: .atomic)
 
