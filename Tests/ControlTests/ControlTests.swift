@@ -10,6 +10,10 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     // Guarded by `lock`.
     let lock = NSLock()
     var running: Set<String> = []
+    /// Guests whose QEMU is paused, which `resumeIfPaused` continues.
+    var paused: Set<String> = []
+    /// The disk of each particle that has one.
+    var disks: [String: DiskState] = [:]
     var calls: [String] = []
     var failBoot = false
 
@@ -24,7 +28,10 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     func create(_ spec: MachineSpec) async throws {
         record("create \(spec.hostname) \(spec.address)")
         if lock.withLock({ failBoot }) { throw ControlError.unavailable("the guest powered off during boot") }
-        lock.withLock { _ = running.insert(spec.particleID) }
+        lock.withLock {
+            running.insert(spec.particleID)
+            disks[spec.particleID] = DiskState(virtualBytes: spec.diskBytes, allocatedBytes: 1 << 20, snapshotIDs: [])
+        }
     }
     func start(_ spec: MachineSpec) async throws {
         record("start \(spec.hostname)")
@@ -36,10 +43,17 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     }
     func destroy(particleID: String) async throws {
         record("destroy")
-        lock.withLock { _ = running.remove(particleID) }
+        lock.withLock {
+            running.remove(particleID)
+            disks[particleID] = nil
+        }
     }
     func isRunning(particleID: String) async -> Bool { lock.withLock { running.contains(particleID) } }
     func adopt(particleID: String) async throws { record("adopt") }
+    func resumeIfPaused(particleID: String) async throws -> Bool {
+        lock.withLock { paused.remove(particleID) != nil }
+    }
+    func repairFiles(particleID: String) async throws -> DiskState? { lock.withLock { disks[particleID] } }
     func waitUntilBooted(_ spec: MachineSpec) async throws { record("wait \(spec.hostname)") }
     func stats(particleID: String) async -> MachineStats? { nil }
     func exec(_ spec: MachineSpec, command: String, onOutput: (@Sendable ([UInt8]) -> Void)?) async throws -> ExecResult {
@@ -49,15 +63,34 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         record("connect \(address):\(port)")
         return -1
     }
-    func growDisk(particleID: String, diskBytes: UInt64) async throws { record("grow \(diskBytes >> 30)") }
-    func rebuild(_ spec: MachineSpec) async throws { record("rebuild \(spec.image)") }
-    func duplicate(from sourceID: String, to spec: MachineSpec) async throws { record("duplicate \(spec.hostname)") }
+    func growDisk(particleID: String, diskBytes: UInt64) async throws {
+        record("grow \(diskBytes >> 30)")
+        lock.withLock { disks[particleID]?.virtualBytes = diskBytes }
+    }
+    func rebuild(_ spec: MachineSpec) async throws {
+        record("rebuild \(spec.image)")
+        lock.withLock {
+            disks[spec.particleID] = DiskState(virtualBytes: spec.diskBytes, allocatedBytes: 1 << 20, snapshotIDs: [])
+        }
+    }
+    func duplicate(from sourceID: String, to spec: MachineSpec) async throws {
+        record("duplicate \(spec.hostname)")
+        lock.withLock {
+            disks[spec.particleID] = disks[sourceID].map {
+                DiskState(virtualBytes: $0.virtualBytes, allocatedBytes: $0.allocatedBytes, snapshotIDs: [])
+            }
+        }
+    }
     func createSnapshot(particleID: String, snapshotID: String) async throws -> UInt64 {
         record("snapshot")
+        lock.withLock { disks[particleID]?.snapshotIDs.append(snapshotID) }
         return 1 << 20
     }
-    func restoreSnapshot(particleID: String, snapshotID: String) async throws { record("restore") }
-    func deleteSnapshot(particleID: String, snapshotID: String) async throws { record("delete snapshot") }
+    func restoreSnapshot(particleID: String, snapshotID: String) async throws { record("restore \(snapshotID)") }
+    func deleteSnapshot(particleID: String, snapshotID: String) async throws {
+        record("delete snapshot \(snapshotID)")
+        lock.withLock { disks[particleID]?.snapshotIDs.removeAll { $0 == snapshotID } }
+    }
     func serialLog(particleID: String, offset: Int) async throws -> (bytes: [UInt8], next: Int) { ([], offset) }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 extension Control {
     /// Changes the size tier of a stopped particle: vCPUs and memory follow at the next boot,
@@ -14,13 +15,17 @@ extension Control {
                     "vCPU quota reached: this account may use \(configuration.quotas.vcpus) vCPUs and its"
                         + " other particles use \(vcpus); a \(size.rawValue) needs \(size.vcpus)")
             }
-            if size.diskBytes > particle.size.diskBytes {
-                try await hypervisor.growDisk(particleID: particle.id, diskBytes: size.diskBytes)
+            return try await withPendingOperation(.resize(size: size), on: particle) {
+                CrashPoint.reach(.resizeStored)
+                if size.diskBytes > particle.size.diskBytes {
+                    try await hypervisor.growDisk(particleID: particle.id, diskBytes: size.diskBytes)
+                }
+                CrashPoint.reach(.resizeGrown)
+                var resized = particle
+                resized.size = size
+                try await store.updateParticle(resized)
+                return resized
             }
-            var resized = particle
-            resized.size = size
-            try await store.updateParticle(resized)
-            return resized
         }
     }
 
@@ -31,17 +36,23 @@ extension Control {
         return try await withStoppedParticle(accountID: accountID, name: name, operation: "rebuild") { [self] particle in
             var rebuilt = particle
             rebuilt.image = image ?? particle.image
-            try await hypervisor.rebuild(try await machineSpec(rebuilt))
-            for snapshot in try await store.snapshots(particleID: particle.id) {
-                try await store.deleteSnapshot(id: snapshot.id)
+            return try await withPendingOperation(.rebuild(image: rebuilt.image), on: particle) {
+                CrashPoint.reach(.rebuildStored)
+                try await hypervisor.rebuild(try await machineSpec(rebuilt))
+                for snapshot in try await store.snapshots(particleID: particle.id) {
+                    try await store.deleteSnapshot(id: snapshot.id)
+                }
+                try await store.updateParticle(rebuilt)
+                return rebuilt
             }
-            try await store.updateParticle(rebuilt)
-            return rebuilt
         }
     }
 
     /// Makes a new, stopped particle `newName` with a copy of a stopped particle's disk and
     /// its own address and keys.
+    ///
+    /// The copy is `creating` until its files are complete, so that a crash part-way through
+    /// removes it at the next start.
     public func duplicateParticle(accountID: String, name: String, newName: String) async throws -> Particle {
         try ParticleName.validate(newName)
         if try await store.particle(accountID: accountID, name: newName) != nil {
@@ -53,10 +64,10 @@ extension Control {
             var draft = source
             draft.id = RandomID.hex(12)
             draft.name = newName
-            draft.status = .stopped
+            draft.status = .creating
             draft.customDomain = nil
             draft.createdAt = now
-            draft.stoppedAt = now
+            draft.stoppedAt = nil
             draft.statusChangedAt = now
             let copy: Particle
             do {
@@ -64,6 +75,7 @@ extension Control {
             } catch let error as ControlError where error.code == .conflict {
                 throw ControlError.conflict("particle '\(newName)' already exists; choose another name")
             }
+            CrashPoint.reach(.duplicateStored)
             do {
                 try await hypervisor.duplicate(from: source.id, to: try await machineSpec(copy))
             } catch {
@@ -71,7 +83,7 @@ extension Control {
                 try await store.deleteParticle(id: copy.id)
                 throw error
             }
-            return copy
+            return try await setStatus(copy, .stopped)
         }
     }
 

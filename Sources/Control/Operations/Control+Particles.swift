@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 extension Control {
     /// Creates a particle and boots it; returns it once the guest is running.
@@ -37,6 +38,7 @@ extension Control {
 
         return try await particleLock.withLock(particle.id) {
             let spec = try await machineSpec(particle)
+            CrashPoint.reach(.createStored)
             do {
                 try await hypervisor.create(spec)
             } catch {
@@ -48,6 +50,7 @@ extension Control {
                         + " is kept, see `logs \(name)`, then `delete \(name)`",
                     cause: failure.cause)
             }
+            CrashPoint.reach(.createBooted)
             let running = try await setStatus(particle, .running)
             logger.info("particle running", fields)
             return running
@@ -81,6 +84,7 @@ extension Control {
             }
             let fields = ["account": accountID, "particle": current.id, "name": name]
             let starting = try await setStatus(current, .starting)
+            CrashPoint.reach(.startStored)
             do {
                 try await hypervisor.start(try await machineSpec(starting))
             } catch {
@@ -90,6 +94,7 @@ extension Control {
                     failure.code, "particle '\(name)' failed to start: \(failure.message); see"
                         + " `logs \(name)`", cause: failure.cause)
             }
+            CrashPoint.reach(.startBooted)
             logger.info("particle running", fields)
             return try await setStatus(starting, .running)
         }
@@ -107,6 +112,7 @@ extension Control {
             }
             let fields = ["account": accountID, "particle": current.id, "name": name]
             let stopping = try await setStatus(current, .stopping)
+            CrashPoint.reach(.stopStored)
             do {
                 try await hypervisor.stop(particleID: current.id, deadline: configuration.stopDeadline)
             } catch {
@@ -119,15 +125,23 @@ extension Control {
     }
 
     /// Powers the particle off if needed and removes it with its disk.
+    ///
+    /// The delete is noted in the store first, so that a crash part-way through is finished at
+    /// the next start rather than leaving a particle without its disk.
     public func deleteParticle(accountID: String, name: String) async throws {
         let particle = try await self.particle(accountID: accountID, name: name)
         try await particleLock.withLock(particle.id) {
             let fields = ["account": accountID, "particle": particle.id, "name": name]
+            try await beginOperation(.delete, on: particle)
+            CrashPoint.reach(.deleteStored)
             do {
                 try await hypervisor.destroy(particleID: particle.id)
             } catch {
+                try? await store.endOperation(particleID: particle.id)
                 throw controlError(error, operation: "delete", fields)
             }
+            CrashPoint.reach(.deleteDestroyed)
+            // Deleting the row clears the pending delete with it.
             try await store.deleteParticle(id: particle.id, at: clock())
             activity.forget(particle.id)
             logger.info("particle deleted", fields)

@@ -1,0 +1,70 @@
+import Control
+import Foundation
+import Support
+
+/// What reconciliation needs from the VMM after particled was killed in the middle of an operation.
+extension QEMUHypervisor {
+    public func resumeIfPaused(particleID: String) async throws -> Bool {
+        let particleFiles = files(particleID)
+        guard particleFiles.runningPID() != nil else { return false }
+        return try await onNewThread(name: "particle-resume") { [self] in
+            let monitor = try QMPClient(path: particleFiles.qmpSocket.path)
+            let status = (try monitor.execute("query-status") as? [String: Any])?["status"] as? String
+            // "prelaunch": started with -S and never continued. "paused": stopped for a snapshot.
+            // Other stopped states (a finished migration, a guest error) are left as they are.
+            guard status == "prelaunch" || status == "paused" else { return false }
+            try monitor.execute("cont")
+            logger.notice("paused guest resumed", ["particle": particleID, "was": status ?? ""])
+            return true
+        }
+    }
+
+    public func repairFiles(particleID: String) async throws -> DiskState? {
+        let particleFiles = files(particleID)
+        return try await onNewThread(name: "particle-repair") { [self] in
+            let running = particleFiles.runningPID() != nil
+            if !running { removeTemporaryFiles(particleFiles) }
+            guard FileManager.default.fileExists(atPath: particleFiles.disk.path) else { return nil }
+            return try diskState(particleFiles.disk, inUse: running)
+        }
+    }
+
+    /// Removes the disk copies of rebuild and duplicate, and the config drive's staging folders,
+    /// that a killed particled did not finish.
+    private func removeTemporaryFiles(_ particleFiles: ParticleFiles) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: particleFiles.directory.path)) ?? []
+        for name in names where name == "disk.qcow2.new" || name.hasPrefix(".config.img.staging-") {
+            do {
+                try FileManager.default.removeItem(at: particleFiles.directory.appendingPathComponent(name))
+                logger.notice("temporary file of an interrupted operation removed", ["path": particleFiles.directory.path + "/" + name])
+            } catch {
+                logger.warning(
+                    "cannot remove a temporary file", ["path": name, "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Reads the disk's sizes and snapshot tags with `qemu-img info`.
+    ///
+    /// A `qemu-img` that particled started before it was killed may still write the disk; its
+    /// write lock makes `info` fail, so this waits up to a minute for it to finish. A running
+    /// guest's disk is read with `-U` (sharing its lock).
+    private func diskState(_ disk: URL, inUse: Bool) throws -> DiskState {
+        let arguments = ["info", "--output=json"] + (inUse ? ["-U"] : []) + [disk.path]
+        let deadline = ContinuousClock.now + .seconds(60)
+        var attempt = try Command.runAllowingFailure("qemu-img", arguments)
+        while attempt.status != 0, attempt.errorOutput.contains("lock"), ContinuousClock.now < deadline {
+            logger.notice("waiting for another process to release the disk", ["disk": disk.path])
+            Thread.sleep(forTimeInterval: 1)
+            attempt = try Command.runAllowingFailure("qemu-img", arguments)
+        }
+        // Past the deadline this throws the command's error.
+        let output = attempt.status == 0 ? attempt.output : try Command.run("qemu-img", arguments).output
+        let info = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] ?? [:]
+        let snapshots = info["snapshots"] as? [[String: Any]] ?? []
+        return DiskState(
+            virtualBytes: (info["virtual-size"] as? NSNumber)?.uint64Value ?? 0,
+            allocatedBytes: (info["actual-size"] as? NSNumber)?.uint64Value ?? 0,
+            snapshotIDs: snapshots.compactMap { $0["name"] as? String })
+    }
+}
