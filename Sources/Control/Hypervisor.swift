@@ -66,9 +66,9 @@ public struct MachineStats: Sendable, Equatable {
     }
 }
 
-/// A particle's disk as reconciliation sees it.
+/// A particle's disk as reconciliation reads it.
 public struct DiskState: Sendable, Equatable {
-    /// The size the guest sees.
+    /// The size of the disk inside the guest.
     public var virtualBytes: UInt64
     /// The bytes the qcow2 file occupies on the host.
     public var allocatedBytes: UInt64

@@ -4,7 +4,7 @@ import Foundation
 /// itself with SIGKILL when it reaches the crash point `name`.
 ///
 /// Crash points sit between a store write and the VMM action that follows it, and inside VMM
-/// actions, so that the end-to-end tests can stop particled at an exact moment of an operation
+/// actions. The end-to-end tests use them to stop particled at an exact moment of an operation
 /// and check what reconciliation makes of it at the next start. Without the variable, `reach`
 /// does nothing.
 public struct CrashPoint: Sendable, Equatable, CustomStringConvertible {
@@ -18,9 +18,7 @@ public struct CrashPoint: Sendable, Equatable, CustomStringConvertible {
     public static let environmentVariable = "PARTICLE_CRASH_AT"
 
     public static let createStored = CrashPoint("create.stored")
-    public static let createBooted = CrashPoint("create.booted")
     public static let startStored = CrashPoint("start.stored")
-    public static let startBooted = CrashPoint("start.booted")
     /// QEMU runs but is still paused (`-S`), before the serial console is read and `cont` sent.
     public static let bootLaunched = CrashPoint("boot.launched")
     public static let stopStored = CrashPoint("stop.stored")
@@ -35,7 +33,6 @@ public struct CrashPoint: Sendable, Equatable, CustomStringConvertible {
     /// The fresh disk has replaced the old one, and the store does not know yet.
     public static let rebuildReplaced = CrashPoint("rebuild.replaced")
     public static let resizeStored = CrashPoint("resize.stored")
-    public static let resizeGrown = CrashPoint("resize.grown")
     public static let renameStored = CrashPoint("rename.stored")
     public static let snapshotCreateStored = CrashPoint("snapshot-create.stored")
     /// A running guest is paused for the snapshot, which is not taken yet.
@@ -46,9 +43,9 @@ public struct CrashPoint: Sendable, Equatable, CustomStringConvertible {
     public static let snapshotDeleteDeleted = CrashPoint("snapshot-delete.deleted")
 
     public static let all: [CrashPoint] = [
-        createStored, createBooted, startStored, startBooted, bootLaunched, stopStored,
-        stopPowerdownSent, deleteStored, deleteDestroyed, duplicateStored, duplicateCopied,
-        rebuildStored, rebuildReplaced, resizeStored, resizeGrown, renameStored,
+        createStored, startStored, bootLaunched, stopStored, stopPowerdownSent, deleteStored,
+        deleteDestroyed, duplicateStored, duplicateCopied, rebuildStored, rebuildReplaced,
+        resizeStored, renameStored,
         snapshotCreateStored, snapshotCreatePaused, snapshotCreateTaken, snapshotRestoreStored,
         snapshotDeleteStored, snapshotDeleteDeleted,
     ]

@@ -16,6 +16,7 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     var disks: [String: DiskState] = [:]
     var calls: [String] = []
     var failBoot = false
+    var failGrow = false
 
     private func record(_ call: String) { lock.withLock { calls.append(call) } }
 
@@ -65,6 +66,7 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     }
     func growDisk(particleID: String, diskBytes: UInt64) async throws {
         record("grow \(diskBytes >> 30)")
+        if lock.withLock({ failGrow }) { throw ControlError.internal("qemu-img resize failed", detail: "test") }
         lock.withLock { disks[particleID]?.virtualBytes = diskBytes }
     }
     func rebuild(_ spec: MachineSpec) async throws {

@@ -20,7 +20,6 @@ extension Control {
                 if size.diskBytes > particle.size.diskBytes {
                     try await hypervisor.growDisk(particleID: particle.id, diskBytes: size.diskBytes)
                 }
-                CrashPoint.reach(.resizeGrown)
                 var resized = particle
                 resized.size = size
                 try await store.updateParticle(resized)

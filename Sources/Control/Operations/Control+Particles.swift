@@ -50,7 +50,6 @@ extension Control {
                         + " is kept, see `logs \(name)`, then `delete \(name)`",
                     cause: failure.cause)
             }
-            CrashPoint.reach(.createBooted)
             let running = try await setStatus(particle, .running)
             logger.info("particle running", fields)
             return running
@@ -94,7 +93,6 @@ extension Control {
                     failure.code, "particle '\(name)' failed to start: \(failure.message); see"
                         + " `logs \(name)`", cause: failure.cause)
             }
-            CrashPoint.reach(.startBooted)
             logger.info("particle running", fields)
             return try await setStatus(starting, .running)
         }

@@ -18,10 +18,11 @@ import Foundation
 ///   so are the disk's snapshots without a row.
 /// - Any other status that disagrees with the VMM is corrected, and every correction is logged.
 extension Control {
-    /// Makes every stored particle agree with its guest and its files; see the extension's comment.
+    /// Makes every stored particle agree with its guest and its files, by the rules in the extension's comment.
     ///
-    /// A particle that cannot be repaired is logged and left as it is, with its pending operation
-    /// kept for the next start; the others are still reconciled.
+    /// A particle that cannot be repaired is logged and left for the next start, and the others
+    /// are still reconciled. An interrupted operation that fails to finish is logged and
+    /// dropped, and a particle without a guest is then `error`.
     public func reconcile() async throws {
         let pending = Dictionary(
             try await store.pendingOperations().map { ($0.particleID, $0) }, uniquingKeysWith: { a, _ in a })
@@ -30,7 +31,7 @@ extension Control {
                 try await reconcile(particle, pending: pending[particle.id])
             } catch {
                 logger.error(
-                    "reconciling a particle failed; it is left as it is until the next start",
+                    "reconciling a particle failed, so it is left as it is until the next start",
                     ["particle": particle.id, "name": particle.name, "error": "\(error)"])
             }
         }
@@ -48,6 +49,8 @@ extension Control {
         let running = await hypervisor.isRunning(particleID: particle.id)
         if particle.status == .creating && !running {
             // Nothing of a create or a duplicate that never ran its guest is worth keeping.
+            // NOTE: a QEMU that was still starting when particled was killed, and has not written
+            // its PID file yet, is missed here and would keep running without its files.
             try await hypervisor.destroy(particleID: particle.id)
             try await store.deleteParticle(id: particle.id, at: clock())
             logger.notice("interrupted creation undone: particle and its files removed", fields)
@@ -64,7 +67,18 @@ extension Control {
             }
         }
         if let pending {
-            particle = try await finish(pending, of: particle)
+            do {
+                particle = try await finish(pending, of: particle)
+            } catch {
+                // Left pending, the operation would be finished at some later start, over
+                // whatever the particle's owner did with it meanwhile. So it is dropped, and a
+                // particle without a guest is marked failed.
+                logger.error(
+                    "finishing an interrupted operation failed, so it is dropped; run the operation again",
+                    fields.merging(["op": pending.operation.kind, "error": "\(error)"]) { a, _ in a })
+                try await store.endOperation(particleID: particle.id)
+                if !running { particle = try await setStatus(particle, .error) }
+            }
         }
         try await reconcileSnapshots(particle)
         try await reconcileStatus(particle, running: running, fields)
@@ -99,7 +113,7 @@ extension Control {
         }
     }
 
-    /// Finishes an operation that particled was killed in; returns the particle as stored after it.
+    /// Finishes an operation that particled was killed in, and returns the particle as stored after it.
     private func finish(_ pending: PendingOperationRecord, of particle: Particle) async throws -> Particle {
         var particle = particle
         let fields = ["particle": particle.id, "name": particle.name, "op": pending.operation.kind]
@@ -107,7 +121,7 @@ extension Control {
         case .delete:
             preconditionFailure("a pending delete is finished before anything else")
         case .rebuild(let image):
-            // The disk is the old one or the fresh one; making it fresh again is the same either way.
+            // The disk is the old one or the fresh one, and making it fresh again gives the same result.
             particle.image = image
             try await hypervisor.rebuild(try await machineSpec(particle))
             for snapshot in try await store.snapshots(particleID: particle.id) {
@@ -135,7 +149,7 @@ extension Control {
             if disk?.snapshotIDs.contains(id) == true {
                 try await hypervisor.restoreSnapshot(particleID: particle.id, snapshotID: id)
             } else {
-                logger.warning("snapshot to restore is missing from the disk; the disk is left as it is", fields.merging(["snapshot": id]) { a, _ in a })
+                logger.warning("snapshot to restore is missing from the disk, so the disk is left as it is", fields.merging(["snapshot": id]) { a, _ in a })
             }
         case .deleteSnapshot(let id):
             let disk = try await hypervisor.repairFiles(particleID: particle.id)
@@ -190,15 +204,15 @@ extension Control {
         return result
     }
 
-    /// Notes `operation` as pending on the particle; `store.endOperation` clears the note.
+    /// Notes `operation` as pending on the particle, until `store.endOperation` clears the note.
     func beginOperation(_ operation: PendingOperation, on particle: Particle) async throws {
         do {
             try await store.beginOperation(
                 PendingOperationRecord(particleID: particle.id, operation: operation, startedAt: clock()))
         } catch let error as ControlError where error.code == .conflict {
             throw ControlError.invalidState(
-                "an interrupted operation on particle '\(particle.name)' is still unfinished; particled's"
-                    + " log names the cause, and restarting particled tries it again")
+                "an earlier operation on particle '\(particle.name)' is still recorded as unfinished;"
+                    + " restart particled to finish it")
         }
     }
 

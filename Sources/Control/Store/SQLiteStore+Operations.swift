@@ -27,7 +27,7 @@ extension SQLiteStore {
                 operation = try JSONDecoder().decode(PendingOperation.self, from: Data(row[1].string!.utf8))
             } catch {
                 throw ControlError.internal(
-                    "the store holds an unreadable pending operation", detail: "\(row[1].string!): \(error)")
+                    "invalid pending operation in the store", detail: "\(row[1].string!): \(error)")
             }
             return PendingOperationRecord(particleID: row[0].string!, operation: operation, startedAt: row[2].date!)
         }

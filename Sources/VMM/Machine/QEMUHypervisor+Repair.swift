@@ -2,7 +2,7 @@ import Control
 import Foundation
 import Support
 
-/// What reconciliation needs from the VMM after particled was killed in the middle of an operation.
+/// Repairs of a particle's guest and files after particled was killed in the middle of an operation.
 extension QEMUHypervisor {
     public func resumeIfPaused(particleID: String) async throws -> Bool {
         let particleFiles = files(particleID)
@@ -46,9 +46,9 @@ extension QEMUHypervisor {
 
     /// Reads the disk's sizes and snapshot tags with `qemu-img info`.
     ///
-    /// A `qemu-img` that particled started before it was killed may still write the disk; its
+    /// A `qemu-img` that particled started before it was killed may still write the disk. Its
     /// write lock makes `info` fail, so this waits up to a minute for it to finish. A running
-    /// guest's disk is read with `-U` (sharing its lock).
+    /// guest's disk is read with `-U`, which shares the guest's lock.
     private func diskState(_ disk: URL, inUse: Bool) throws -> DiskState {
         let arguments = ["info", "--output=json"] + (inUse ? ["-U"] : []) + [disk.path]
         let deadline = ContinuousClock.now + .seconds(60)
