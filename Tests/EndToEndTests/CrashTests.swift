@@ -17,6 +17,14 @@ import Testing
         let rig = try CrashRig()
         defer { rig.harness.stop() }
 
+        // A misspelt crash point stops particled at start rather than never firing.
+        #expect(throws: HarnessError.self) {
+            try rig.harness.restart(environment: [CrashPoint.environmentVariable: "create.nope"])
+        }
+        #expect(rig.harness.log.contains(
+            "particled: unknown crash point 'create.nope' in PARTICLE_CRASH_AT; use one of create.stored,"))
+        try rig.harness.start()
+
         // Create: killed after the row is written, before the VMM acts. The creation is undone.
         try rig.crash(at: "create.stored") {
             let created = try rig.harness.ssh("create", "a")

@@ -39,7 +39,8 @@ extension QEMUHypervisor {
                 logger.notice("temporary file of an interrupted operation removed", ["path": particleFiles.directory.path + "/" + name])
             } catch {
                 logger.warning(
-                    "cannot remove a temporary file", ["path": name, "error": "\(error)"])
+                    "removing a temporary file failed",
+                    ["path": particleFiles.directory.path + "/" + name, "error": "\(error)"])
             }
         }
     }
