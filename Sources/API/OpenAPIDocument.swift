@@ -259,6 +259,12 @@ enum OpenAPIDocument {
                   "name": "$response.body#/name"
                 }
               },
+              "sleepParticle": {
+                "operationId": "sleepParticle",
+                "parameters": {
+                  "name": "$response.body#/name"
+                }
+              },
               "getLogs": {
                 "operationId": "getLogs",
                 "parameters": {
@@ -571,6 +577,52 @@ enum OpenAPIDocument {
       "post": {
         "summary": "Stop a running particle",
         "operationId": "stopParticle",
+        "responses": {
+          "200": {
+            "description": "The particle",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Particle"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Error"
+          },
+          "404": {
+            "$ref": "#/components/responses/Error"
+          },
+          "409": {
+            "$ref": "#/components/responses/Error"
+          },
+          "429": {
+            "$ref": "#/components/responses/Error"
+          },
+          "500": {
+            "$ref": "#/components/responses/Error"
+          },
+          "503": {
+            "$ref": "#/components/responses/Error"
+          }
+        },
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "$ref": "#/components/schemas/ParticleName"
+            }
+          }
+        ]
+      }
+    },
+    "/v1/particles/{name}/sleep": {
+      "post": {
+        "summary": "Put a running particle to sleep (beyond the reference): its memory is saved to disk and its guest stops; the next use or start resumes it with its processes intact",
+        "operationId": "sleepParticle",
         "responses": {
           "200": {
             "description": "The particle",

@@ -94,6 +94,17 @@ public struct ExecResult: Sendable, Equatable {
     }
 }
 
+/// What the VMM finds of a particle's guest after a restart, once it has finished or undone a
+/// sleep or wake that was cut short.
+public enum GuestState: String, Sendable, Equatable {
+    /// QEMU runs the guest (adopted).
+    case running
+    /// QEMU is gone and a complete saved memory state waits for a wake.
+    case sleeping
+    /// Neither: the guest is powered off.
+    case off
+}
+
 /// Runs particles as guests; the VMM implements it and `Control` calls it.
 ///
 /// Methods throw `ControlError` with a message safe to show a user.
@@ -109,11 +120,20 @@ public protocol Hypervisor: Sendable {
     /// Powers the guest off if it runs and removes every file of the particle.
     func destroy(particleID: String) async throws
     func isRunning(particleID: String) async -> Bool
+    /// Saves the guest's memory to disk and ends its QEMU, so that the particle holds no host
+    /// memory. Returns when a timer in the guest is next due (nil for none), to wake it for it.
+    func sleep(particleID: String) async throws -> Date?
+    /// Resumes a sleeping guest from its saved memory, with the clock set and fresh entropy.
+    func wake(_ spec: MachineSpec) async throws
+    /// Deletes a sleeping guest's saved memory (the particle is then powered off).
+    func discardMemory(particleID: String) async throws
+    func hasSavedMemory(particleID: String) async -> Bool
+    /// Repairs a sleep or wake cut short by a crash and reports the guest's state: a QEMU that
+    /// runs is kept, one left paused by a cut-short save resumes, one that had not finished
+    /// loading saved memory is ended (the memory file is still whole).
+    func recover(particleID: String) async -> GuestState
     /// Takes over a guest that runs from before this process started (reads its console again).
     func adopt(particleID: String) async throws
-    /// Lets a guest whose QEMU is paused run again: one started paused that was never continued,
-    /// or one paused for a snapshot. Returns whether it was paused.
-    func resumeIfPaused(particleID: String) async throws -> Bool
     /// Removes the temporary files that an interrupted disk operation left in the particle's
     /// folder, and returns the state of its disk, or nil when it has none.
     func repairFiles(particleID: String) async throws -> DiskState?

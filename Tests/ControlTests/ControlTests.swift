@@ -10,8 +10,7 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     // Guarded by `lock`.
     let lock = NSLock()
     var running: Set<String> = []
-    /// Guests whose QEMU is paused, which `resumeIfPaused` continues.
-    var paused: Set<String> = []
+    var sleeping: Set<String> = []
     /// The disk of each particle that has one.
     var disks: [String: DiskState] = [:]
     var calls: [String] = []
@@ -50,10 +49,32 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         }
     }
     func isRunning(particleID: String) async -> Bool { lock.withLock { running.contains(particleID) } }
-    func adopt(particleID: String) async throws { record("adopt") }
-    func resumeIfPaused(particleID: String) async throws -> Bool {
-        lock.withLock { paused.remove(particleID) != nil }
+    func sleep(particleID: String) async throws -> Date? {
+        record("sleep")
+        lock.withLock {
+            _ = running.remove(particleID)
+            _ = sleeping.insert(particleID)
+        }
+        return nil
     }
+    func wake(_ spec: MachineSpec) async throws {
+        record("wake \(spec.hostname)")
+        // Long enough for concurrent callers to pile up behind the wake.
+        try await Task.sleep(for: .milliseconds(50))
+        lock.withLock {
+            _ = sleeping.remove(spec.particleID)
+            _ = running.insert(spec.particleID)
+        }
+    }
+    func discardMemory(particleID: String) async throws {
+        record("discard")
+        lock.withLock { _ = sleeping.remove(particleID) }
+    }
+    func hasSavedMemory(particleID: String) async -> Bool { lock.withLock { sleeping.contains(particleID) } }
+    func recover(particleID: String) async -> GuestState {
+        lock.withLock { running.contains(particleID) ? .running : sleeping.contains(particleID) ? .sleeping : .off }
+    }
+    func adopt(particleID: String) async throws { record("adopt") }
     func repairFiles(particleID: String) async throws -> DiskState? { lock.withLock { disks[particleID] } }
     func waitUntilBooted(_ spec: MachineSpec) async throws { record("wait \(spec.hostname)") }
     func stats(particleID: String) async -> MachineStats? { nil }

@@ -44,7 +44,7 @@ import Testing
         try #require(pids.count == 1, "QEMU of the particle being created: \(pids)")
         try rig.waitForStatus("a", "running")
         #expect(try rig.qemuProcesses(id) == pids, "the adopted QEMU is the same process")
-        #expect(rig.harness.log.contains("paused guest resumed"))
+        #expect(rig.harness.log.contains("resumed a guest left paused"))
         #expect(try rig.exec("a", "echo one > /root/marker; sync; cat /root/marker") == "one\n")
 
         // Rename: killed after the store has the new name. The guest keeps running under it.

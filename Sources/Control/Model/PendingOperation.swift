@@ -3,11 +3,13 @@ import Foundation
 /// A change to a particle's disk or record that the store notes before the VMM acts and clears
 /// once the change is complete, so that reconciliation can finish it after a crash.
 ///
-/// Status transitions need no entry here: `creating`, `starting` and `stopping` are the notes
-/// of create, start and stop.
+/// Create, start and wake need no entry here: the statuses `creating` and `starting` note them.
 public enum PendingOperation: Sendable, Equatable, Codable {
     /// Removal of the particle, its guest and its files.
     case delete
+    /// A clean shutdown of the guest. The status `stopping` is not enough of a note, because a
+    /// sleep uses it too.
+    case stop
     /// Replacement of the disk with a fresh overlay of `image`.
     case rebuild(image: String)
     /// A change of size tier, with the disk grown to the tier's size.
@@ -23,6 +25,7 @@ public enum PendingOperation: Sendable, Equatable, Codable {
     public var kind: String {
         switch self {
         case .delete: "delete"
+        case .stop: "stop"
         case .rebuild: "rebuild"
         case .resize: "resize"
         case .createSnapshot: "snapshot create"

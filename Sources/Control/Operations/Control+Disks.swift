@@ -32,8 +32,18 @@ extension Control {
     /// its name, address and account. Its snapshots go with the old disk.
     public func rebuildParticle(accountID: String, name: String, image: String?) async throws -> Particle {
         if let image { try await requireImage(image) }
-        return try await withStoppedParticle(accountID: accountID, name: name, operation: "rebuild") { [self] particle in
+        return try await withStoppedParticle(
+            accountID: accountID, name: name, operation: "rebuild", acceptsSleeping: true
+        ) { [self] particle in
+            // The saved memory of a sleeping particle belongs to the disk that is replaced.
+            if particle.status == .sleeping { try await hypervisor.discardMemory(particleID: particle.id) }
             var rebuilt = particle
+            if rebuilt.status == .sleeping {
+                rebuilt.status = .stopped
+                rebuilt.statusChangedAt = clock()
+                rebuilt.stoppedAt = rebuilt.statusChangedAt
+                rebuilt.wakeAt = nil
+            }
             rebuilt.image = image ?? particle.image
             return try await withPendingOperation(.rebuild(image: rebuilt.image), on: particle) {
                 CrashPoint.reach(.rebuildStored)
@@ -57,13 +67,16 @@ extension Control {
         if try await store.particle(accountID: accountID, name: newName) != nil {
             throw ControlError.conflict("particle '\(newName)' already exists; choose another name")
         }
-        return try await withStoppedParticle(accountID: accountID, name: name, operation: "duplicate") { [self] source in
+        return try await withStoppedParticle(
+            accountID: accountID, name: name, operation: "duplicate", acceptsSleeping: true
+        ) { [self] source in
             try await checkQuotas(accountID: accountID, adding: source.size)
             let now = Date()
             var draft = source
             draft.id = RandomID.hex(12)
             draft.name = newName
             draft.status = .creating
+            draft.wakeAt = nil
             draft.customDomain = nil
             draft.createdAt = now
             draft.stoppedAt = nil
@@ -86,16 +99,25 @@ extension Control {
         }
     }
 
-    /// Runs `body` on the particle under its lock when it is stopped or failed to boot. Any
-    /// other status is a conflict that names the command that fixes it.
+    /// Runs `body` on the particle under its lock when it is stopped or failed to boot, or
+    /// sleeps where `acceptsSleeping` (its disk is as still as a stopped one's). Any other status
+    /// is a conflict that names the command that fixes it.
     func withStoppedParticle<T: Sendable>(
-        accountID: String, name: String, operation: String,
+        accountID: String, name: String, operation: String, acceptsSleeping: Bool = false,
         _ body: @escaping @Sendable (Particle) async throws -> T
     ) async throws -> T {
         let particle = try await self.particle(accountID: accountID, name: name)
         return try await particleLock.withLock(particle.id) {
             let current = try await self.particle(accountID: accountID, name: name)
-            guard current.status == .stopped || current.status == .error else {
+            if current.status == .sleeping && !acceptsSleeping {
+                throw ControlError.invalidState(
+                    "particle '\(name)' is sleeping, and its saved memory belongs to its current disk"
+                        + " and size; run `stop \(name)` first (it discards the saved memory) to"
+                        + " \(operation)")
+            }
+            guard current.status == .stopped || current.status == .error
+                || (current.status == .sleeping && acceptsSleeping)
+            else {
                 throw ControlError.invalidState(
                     "particle '\(name)' must be stopped to \(operation); it is \(current.status.rawValue),"
                         + " run `stop \(name)` first")

@@ -4,13 +4,14 @@ import Foundation
 /// that agrees with its guest and its files.
 ///
 /// Each operation writes the store before and after the VMM acts. The statuses `creating`,
-/// `starting` and `stopping` note create, start and stop; a `PendingOperation` notes the other
-/// operations. At the next start an operation still noted is finished, or undone when it had
-/// not made anything yet:
+/// `starting` and `stopping` note create, start or wake, and stop or sleep; a `PendingOperation`
+/// notes the other operations, and stop too. At the next start an operation still noted is
+/// finished, or undone when it had not made anything yet:
 ///
-/// - A QEMU that still runs is adopted, never started twice or killed, and resumed if it was left
-///   paused. One that was booting becomes `running` once its sshd accepts, and one that was being
-///   stopped is stopped.
+/// - The VMM first repairs a sleep or wake cut short (`Hypervisor.recover`). A QEMU that still
+///   runs is adopted, never started twice or killed, and resumed if it was left paused. One that
+///   was booting becomes `running` once its sshd accepts, and one that was being stopped is
+///   stopped. A guest whose saved memory is whole is `sleeping`.
 /// - A particle still `creating` without a QEMU (create or duplicate) is removed with its files.
 /// - A pending delete, rebuild, resize, snapshot restore or snapshot delete is finished; a pending
 ///   snapshot creation is listed if the disk has the snapshot.
@@ -46,7 +47,8 @@ extension Control {
             logger.notice("interrupted delete finished", fields)
             return
         }
-        let running = await hypervisor.isRunning(particleID: particle.id)
+        let state = await hypervisor.recover(particleID: particle.id)
+        let running = state == .running
         if particle.status == .creating && !running {
             // Nothing of a create or a duplicate that never ran its guest is worth keeping.
             // NOTE: a QEMU that was still starting when particled was killed, and has not written
@@ -62,11 +64,10 @@ extension Control {
             } catch {
                 logger.warning("cannot adopt running guest", fields.merging(["error": "\(error)"]) { a, _ in a })
             }
-            if particle.status != .sleeping {
-                _ = try await hypervisor.resumeIfPaused(particleID: particle.id)
-            }
         }
-        if let pending {
+        if pending?.operation == .stop {
+            // Finished with the status below: a guest that still runs is stopped first.
+        } else if let pending {
             do {
                 particle = try await finish(pending, of: particle)
             } catch {
@@ -81,32 +82,46 @@ extension Control {
             }
         }
         try await reconcileSnapshots(particle)
-        try await reconcileStatus(particle, running: running, fields)
+        try await reconcileStatus(particle, state: state, stopping: pending?.operation == .stop, fields)
     }
 
-    private func reconcileStatus(_ particle: Particle, running: Bool, _ fields: [String: String]) async throws {
-        if running {
+    /// Corrects the status to what `state` shows. `stopping` says that a stop was interrupted:
+    /// the status `stopping` alone may also be a sleep cut short, whose guest keeps running.
+    private func reconcileStatus(
+        _ particle: Particle, state: GuestState, stopping: Bool, _ fields: [String: String]
+    ) async throws {
+        if stopping && state == .running {
+            Task { await finishStop(particle) }
+            return
+        }
+        if stopping {
+            try await store.endOperation(particleID: particle.id)
+        }
+        let corrected: ParticleStatus?
+        switch state {
+        case .sleeping:
+            // The memory file is whole: a sleep that finished saving, or a wake cut short.
+            corrected = particle.status == .sleeping ? nil : .sleeping
+        case .running:
             switch particle.status {
             case .creating, .starting:
                 // The guest may still be booting: it becomes running once its sshd accepts.
                 let booting = try await setStatus(particle, .starting)
                 Task { await finishBoot(booting) }
-            case .stopping:
-                Task { await finishStop(particle) }
+                return
             case .running:
                 logger.info("guest adopted", fields)
-            case .stopped, .error, .sleeping:
-                try await setStatus(particle, .running)
-                logger.notice("status corrected", fields.merging(["now": "running"]) { a, _ in a })
+                corrected = nil
+            case .stopping, .stopped, .error, .sleeping:
+                corrected = .running
             }
-            return
-        }
-        let corrected: ParticleStatus? =
+        case .off:
             switch particle.status {
-            case .creating: .error
-            case .running, .starting, .stopping: .stopped
-            case .stopped, .error, .sleeping: nil
+            case .creating: corrected = .error
+            case .running, .starting, .stopping, .sleeping: corrected = .stopped
+            case .stopped, .error: corrected = nil
             }
+        }
         if let corrected {
             try await setStatus(particle, corrected)
             logger.notice("status corrected", fields.merging(["now": corrected.rawValue]) { a, _ in a })
@@ -118,8 +133,8 @@ extension Control {
         var particle = particle
         let fields = ["particle": particle.id, "name": particle.name, "op": pending.operation.kind]
         switch pending.operation {
-        case .delete:
-            preconditionFailure("a pending delete is finished before anything else")
+        case .delete, .stop:
+            preconditionFailure("a pending \(pending.operation.kind) is finished outside of `finish`")
         case .rebuild(let image):
             // The disk is the old one or the fresh one, and making it fresh again gives the same result.
             particle.image = image
@@ -237,7 +252,8 @@ extension Control {
         }
     }
 
-    /// Stops an adopted guest that was being stopped when particled stopped.
+    /// Stops an adopted guest that was being stopped when particled stopped, and clears the
+    /// pending stop.
     func finishStop(_ particle: Particle) async {
         let fields = ["particle": particle.id, "name": particle.name]
         do {
@@ -250,6 +266,7 @@ extension Control {
                     try await setStatus(particle, .error)
                     logger.warning("interrupted stop failed", fields.merging(["error": "\(error)"]) { a, _ in a })
                 }
+                try await store.endOperation(particleID: particle.id)
             }
         } catch {
             logger.error("recording an interrupted stop failed", fields.merging(["error": "\(error)"]) { a, _ in a })

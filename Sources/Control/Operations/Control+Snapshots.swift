@@ -8,10 +8,10 @@ extension Control {
         let particle = try await self.particle(accountID: accountID, name: name)
         return try await particleLock.withLock(particle.id) { [self] in
             let current = try await self.particle(accountID: accountID, name: name)
-            guard [.running, .stopped, .error].contains(current.status) else {
+            guard [.running, .stopped, .sleeping, .error].contains(current.status) else {
                 throw ControlError.invalidState(
-                    "particle '\(name)' is \(current.status.rawValue); snapshots are taken of running or"
-                        + " stopped particles")
+                    "particle '\(name)' is \(current.status.rawValue); snapshots are taken of running,"
+                        + " sleeping or stopped particles, try again when it is one of them")
             }
             if try await store.snapshots(particleID: current.id).contains(where: { $0.name == snapshotName }) {
                 throw ControlError.conflict(

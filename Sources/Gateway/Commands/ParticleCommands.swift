@@ -64,6 +64,10 @@ extension GatewayCommand {
         "stop", summary: "Shut a particle down cleanly; its disk is kept.",
         operation: { try await $0.stopParticle(accountID: $1, name: $2) })
 
+    static let sleep = lifecycle(
+        "sleep", summary: "Put a running particle to sleep now; the next use or `start` wakes it.",
+        operation: { try await $0.sleepParticle(accountID: $1, name: $2) })
+
     private static func lifecycle(
         _ name: String, summary: String,
         operation: @escaping @Sendable (Control, String, String) async throws -> Particle

@@ -54,7 +54,8 @@ extension QEMUHypervisor {
         let drive = ConfigDrive(
             hostname: spec.hostname,
             machineID: String(repeating: spec.particleID, count: 3).prefix(32).lowercased(),
-            address: spec.address, prefixLength: pool.prefixLength, gateway: pool.gateway,
+            address: spec.address, macAddress: Self.macAddress(for: spec.address),
+            prefixLength: pool.prefixLength, gateway: pool.gateway,
             dns: [],
             authorizedKeys: spec.authorizedKeys + [platformKey.publicKey],
             hostKeyPrivate: try String(contentsOf: files.hostKey, encoding: .utf8),

@@ -2,23 +2,8 @@ import Control
 import Foundation
 import Support
 
-/// Repairs of a particle's guest and files after particled was killed in the middle of an operation.
+/// Repairs of a particle's files after particled was killed in the middle of a disk operation.
 extension QEMUHypervisor {
-    public func resumeIfPaused(particleID: String) async throws -> Bool {
-        let particleFiles = files(particleID)
-        guard particleFiles.runningPID() != nil else { return false }
-        return try await onNewThread(name: "particle-resume") { [self] in
-            let monitor = try QMPClient(path: particleFiles.qmpSocket.path)
-            let status = (try monitor.execute("query-status") as? [String: Any])?["status"] as? String
-            // "prelaunch": started with -S and never continued. "paused": stopped for a snapshot.
-            // Other stopped states (a finished migration, a guest error) are left as they are.
-            guard status == "prelaunch" || status == "paused" else { return false }
-            try monitor.execute("cont")
-            logger.notice("paused guest resumed", ["particle": particleID, "was": status ?? ""])
-            return true
-        }
-    }
-
     public func repairFiles(particleID: String) async throws -> DiskState? {
         let particleFiles = files(particleID)
         return try await onNewThread(name: "particle-repair") { [self] in
