@@ -85,8 +85,9 @@ extension Control {
         try await reconcileStatus(particle, state: state, stopping: pending?.operation == .stop, fields)
     }
 
-    /// Corrects the status to what `state` shows. `stopping` says that a stop was interrupted:
-    /// the status `stopping` alone may also be a sleep cut short, whose guest keeps running.
+    /// Corrects the status to what `state` shows. `stopping` is true when a stop was noted as
+    /// pending, because the status `stopping` alone may be a sleep cut short, whose guest keeps
+    /// running.
     private func reconcileStatus(
         _ particle: Particle, state: GuestState, stopping: Bool, _ fields: [String: String]
     ) async throws {
