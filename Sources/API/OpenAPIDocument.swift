@@ -773,6 +773,46 @@ enum OpenAPIDocument {
         ]
       }
     },
+    "/v1/particles/{name}/why-awake": {
+      "get": {
+        "summary": "What keeps a particle awake (beyond the reference): open SSH sessions, HTTP requests and tunnels, exec commands, the policy, and when it sleeps if nothing changes",
+        "operationId": "whyAwake",
+        "responses": {
+          "200": {
+            "description": "The report",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/WakeReport"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Error"
+          },
+          "404": {
+            "$ref": "#/components/responses/Error"
+          },
+          "429": {
+            "$ref": "#/components/responses/Error"
+          },
+          "500": {
+            "$ref": "#/components/responses/Error"
+          }
+        },
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "$ref": "#/components/schemas/ParticleName"
+            }
+          }
+        ]
+      }
+    },
     "/v1/particles/{name}/exec": {
       "post": {
         "summary": "Run a command in a running particle",
@@ -2709,6 +2749,97 @@ enum OpenAPIDocument {
           "name",
           "created_at"
         ]
+      },
+      "WakeReport": {
+        "type": "object",
+        "required": [
+          "name",
+          "status",
+          "idle_policy",
+          "idle_timeout_seconds",
+          "summary",
+          "activities",
+          "last_activity_at",
+          "sleeps_at"
+        ],
+        "properties": {
+          "name": {
+            "type": "string"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "creating",
+              "running",
+              "sleeping",
+              "stopped",
+              "starting",
+              "stopping",
+              "error"
+            ]
+          },
+          "idle_policy": {
+            "type": "string",
+            "enum": [
+              "none",
+              "on",
+              "sleep",
+              "schedule"
+            ]
+          },
+          "idle_timeout_seconds": {
+            "type": "integer"
+          },
+          "summary": {
+            "type": "string"
+          },
+          "activities": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "kind",
+                "detail",
+                "since",
+                "seconds"
+              ],
+              "properties": {
+                "kind": {
+                  "type": "string",
+                  "enum": [
+                    "http",
+                    "exec",
+                    "ssh"
+                  ]
+                },
+                "detail": {
+                  "type": "string"
+                },
+                "since": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "seconds": {
+                  "type": "integer"
+                }
+              }
+            }
+          },
+          "last_activity_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "sleeps_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          }
+        }
       }
     }
   }

@@ -22,6 +22,7 @@ struct Configuration: Codable {
     var quotaVCPUs = 32
     var quotaSnapshots = 50
     var billing = BillingConfiguration()
+    var idle = IdlePolicyConfiguration()
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case stateDirectory = "state_dir"
@@ -65,6 +66,7 @@ struct Configuration: Codable {
         quotaVCPUs = try container.decodeIfPresent(Int.self, forKey: .quotaVCPUs) ?? defaults.quotaVCPUs
         quotaSnapshots = try container.decodeIfPresent(Int.self, forKey: .quotaSnapshots) ?? defaults.quotaSnapshots
         billing = try BillingConfiguration(from: decoder)
+        idle = try IdlePolicyConfiguration(from: decoder)
     }
 
     /// Loads `path`, rejecting unknown keys so that a typo does not silently keep a default.
@@ -79,7 +81,8 @@ struct Configuration: Codable {
             throw StartupError("config file \(path) is not a JSON object; see README.md for its keys")
         }
         let known = Set(
-            CodingKeys.allCases.map(\.rawValue) + BillingConfiguration.CodingKeys.allCases.map(\.rawValue))
+            CodingKeys.allCases.map(\.rawValue) + BillingConfiguration.CodingKeys.allCases.map(\.rawValue)
+                + IdlePolicyConfiguration.CodingKeys.allCases.map(\.rawValue))
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
             throw StartupError(
                 "unknown key '\(unknown)' in \(path); valid keys: \(known.sorted().joined(separator: ", "))")
@@ -121,6 +124,7 @@ struct Configuration: Codable {
         }
         do { _ = try AddressPool(cidr: subnet) } catch { throw StartupError(error.message) }
         try billing.validate(domain: domain)
+        try idle.validate()
     }
 }
 

@@ -11,6 +11,19 @@ struct Daemon {
     let configuration: Configuration
     let logger = Logger(label: "particled")
 
+    /// The daemon's clock: the system's, or for tests that move time (idle schedules), the
+    /// system's plus the seconds written in the file that `PARTICLE_CLOCK_OFFSET_FILE` names.
+    static func clock() -> @Sendable () -> Date {
+        guard let path = ProcessInfo.processInfo.environment["PARTICLE_CLOCK_OFFSET_FILE"] else {
+            return { Date() }
+        }
+        return {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "0"
+            let offset = TimeInterval(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            return Date().addingTimeInterval(offset)
+        }
+    }
+
     func run() throws {
         Logger.level = LogLevel(name: configuration.logLevel) ?? .info
         try CrashPoint.validateEnvironment()
@@ -29,7 +42,8 @@ struct Daemon {
                 stateDirectory: stateDirectory,
                 namespace: NetworkNamespace(name: configuration.networkNamespace, pool: pool),
                 accelerator: accelerator,
-                bootTimeout: .seconds(configuration.bootTimeoutSeconds)),
+                bootTimeout: .seconds(configuration.bootTimeoutSeconds),
+                memoryDirectory: URL(fileURLWithPath: configuration.idle.memoryDirectory)),
             images: imageBuilder, logger: Logger(label: "vmm"))
         let billing = configuration.billing
         let control = Control(
@@ -40,8 +54,9 @@ struct Daemon {
                 quotas: .init(
                     particles: configuration.quotaParticles, vcpus: configuration.quotaVCPUs,
                     snapshots: configuration.quotaSnapshots),
-                billing: try billing.settings()),
-            payments: billing.paymentProvider(), mailer: billing.mailer(domain: configuration.domain))
+                billing: try billing.settings(), idle: configuration.idle.settings),
+            payments: billing.paymentProvider(), mailer: billing.mailer(domain: configuration.domain),
+            clock: Self.clock())
         try blockingAwait { try await control.reconcile() }
         try blockingAwait { _ = try await control.checkLedger() }
         let usageMeter = UsageMeter(
@@ -60,7 +75,9 @@ struct Daemon {
             configuration: httpConfiguration,
             responder: FrontRouter(
                 apiHost: apiHost, api: api,
-                particles: ParticleRouter(control: control, logger: Logger(label: "proxy"))),
+                particles: ParticleRouter(
+                    control: control, logger: Logger(label: "proxy"),
+                    wakeHold: .seconds(configuration.idle.wakeHoldSeconds))),
             logger: Logger(label: "http"))
         try http.start()
         var apiConfiguration = HTTPServer.Configuration(
@@ -86,10 +103,14 @@ struct Daemon {
             logger: Logger(label: "ssh"))
         try ssh.start()
 
+        let idleScheduler = IdleScheduler(control: control)
+        idleScheduler.start()
+
         announce(
             http: http, api: apiServer, ssh: ssh, stateDirectory: stateDirectory, accelerator: accelerator)
         waitForTermination()
         logger.info("shutting down")
+        idleScheduler.stop()
         usageMeter.stop()
         ssh.shutdown()
         apiServer.shutdown()

@@ -18,7 +18,7 @@ final class ParticledHarness: @unchecked Sendable {
     private(set) var sshPort = 0
     private(set) var httpPort = 0
     private(set) var apiPort = 0
-    /// The arguments of the last start, which `restart` passes again.
+    /// The arguments of the last start, with its `--config`, which `restart` passes again.
     private var extraArguments: [String] = []
     let logURL: URL
 
@@ -34,7 +34,11 @@ final class ParticledHarness: @unchecked Sendable {
 
         // Share the image built by ./test instead of building one per test.
         let images = Self.imageCache.appendingPathComponent("images")
-        guard FileManager.default.fileExists(atPath: images.appendingPathComponent("debian-12/image.json").path) else {
+        let built = (try? FileManager.default.contentsOfDirectory(atPath: images.path))?.contains { name in
+            name.hasPrefix("debian-12-")
+                && FileManager.default.fileExists(atPath: images.appendingPathComponent("\(name)/image.json").path)
+        }
+        guard built == true else {
             throw HarnessError(
                 "no debian-12 image in \(images.path); run the tests with ./test, which builds it"
                     + " (or set PARTICLE_TEST_IMAGES to a state directory that has one)")
@@ -55,21 +59,32 @@ final class ParticledHarness: @unchecked Sendable {
 
     var stateDirectory: URL { directory.appendingPathComponent("state") }
 
-    /// Starts particled and waits until all three listeners are up.
+    /// Starts particled and waits until all three listeners are up. `config` becomes its
+    /// `--config` file; `environment` is added to particled's.
     ///
-    /// The first start picks free ports; later starts (after `restart` or `killParticled`) reuse them, on
-    /// the same state directory. `environment` is added to the test's own.
-    func start(extraArguments: [String] = [], environment: [String: String] = [:]) throws {
-        self.extraArguments = extraArguments
+    /// The first start picks free ports; later starts (after `restart` or `killParticled`) reuse
+    /// them, on the same state directory.
+    func start(
+        extraArguments: [String] = [], config: [String: Any]? = nil, environment: [String: String] = [:]
+    ) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.particledPath)
+        var configArguments: [String] = []
+        if let config {
+            let file = directory.appendingPathComponent("config.json")
+            try JSONSerialization.data(withJSONObject: config).write(to: file)
+            configArguments = ["--config", file.path]
+        }
         process.arguments =
             [
                 "run", "--state-dir", stateDirectory.path, "--ssh-port", String(sshPort),
                 "--http-port", String(httpPort), "--api-port", String(apiPort),
                 "--netns", namespace, "--subnet", subnet,
-            ] + extraArguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+            ] + configArguments + extraArguments
+        self.extraArguments = configArguments + extraArguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         if !FileManager.default.fileExists(atPath: logURL.path) {
             _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         }

@@ -22,10 +22,11 @@ extension Control {
         try await checkQuotas(accountID: accountID, adding: size)
 
         let now = clock()
-        let draft = Particle(
+        var draft = Particle(
             id: RandomID.hex(12), accountID: accountID, name: name, size: size, image: imageID,
             status: .creating, httpPort: 80, idlePolicy: .sleep, address: "", customDomain: nil,
             createdAt: now, stoppedAt: nil, statusChangedAt: now)
+        draft.idleTimeoutSeconds = configuration.idle.defaultTimeoutSeconds
         let particle: Particle
         do {
             particle = try await store.insertParticle(draft, pool: configuration.addressPool)

@@ -14,7 +14,7 @@ struct GatewayCommand: Sendable {
 extension GatewayCommand {
     /// Every command, in the order `help` lists them.
     static let all: [GatewayCommand] = [
-        create, list, status, start, stop, sleep, delete, exec, logs, duplicate, rebuild, rename, resize,
+        create, list, status, start, stop, sleep, whyAwake, delete, exec, logs, duplicate, rebuild, rename, resize,
         port, idle, domain, snapshot, keys, images, whoami, apiKey, help,
     ]
 

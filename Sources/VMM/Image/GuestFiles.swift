@@ -158,6 +158,7 @@ enum GuestFiles {
         # Particle guest agent: answers the host on ttyS1. See particle-agent in Particle's source.
         use strict;
         use warnings;
+        use POSIX ();
 
         my $device = '/dev/ttyS1';
         system('stty', '-F', $device, 'raw', '-echo') == 0 or die "stty $device failed\n";
@@ -171,14 +172,42 @@ enum GuestFiles {
 
         sub reply { print $port join(' ', @_), "\n"; }
 
+        # Seconds in a systemd time span like "9min 8.250372s".
+        sub span_seconds {
+            my %unit = (us => 1e-6, ms => 1e-3, s => 1, min => 60, h => 3600, d => 86400, w => 604800);
+            my $total = 0;
+            $total += $1 * $unit{$2} while $_[0] =~ /([\d.]+)(us|ms|s|min|h|d|w)\b/g;
+            return $total;
+        }
+
+        # Housekeeping timers of the image itself, which are no reason to wake a particle.
+        my %housekeeping = map { $_ => 1 } qw(systemd-tmpfiles-clean.timer logrotate.timer
+            man-db.timer);
+
         # The earliest next elapse of any active timer, in seconds since the epoch; 0 for none.
+        # systemd 252 prints calendar times in the local zone and monotonic ones as time since
+        # boot; a monotonic timer's due time counts from now, as the guest's clock only runs
+        # while it is awake.
         sub next_timer {
             my $earliest = 0;
-            open(my $show, '-|', 'systemctl', 'show', '--state=active', '--timestamp=unix',
-                '--property=NextElapseUSecRealtime', '*.timer') or return 0;
-            while (my $line = <$show>) {
-                next unless $line =~ /^NextElapseUSecRealtime=\@(\d+)/;
-                $earliest = $1 if $earliest == 0 || $1 < $earliest;
+            open(my $uptime, '<', '/proc/uptime') or return 0;
+            my ($since_boot) = split(/ /, scalar <$uptime>);
+            close($uptime);
+            open(my $show, '-|', 'systemctl', 'show', '--state=active',
+                '--property=Id,NextElapseUSecRealtime,NextElapseUSecMonotonic', '*.timer') or return 0;
+            local $/ = '';  # one paragraph per timer
+            while (my $block = <$show>) {
+                next if $block =~ /^Id=(\S+)$/m && $housekeeping{$1};
+                my $due = 0;
+                if ($block =~ /^NextElapseUSecRealtime=\S+ (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)/m) {
+                    $due = POSIX::mktime($6, $5, $4, $3, $2 - 1, $1 - 1900, 0, 0, -1) // 0;
+                }
+                if ($block =~ /^NextElapseUSecMonotonic=(.*\d.*)$/m) {
+                    my $at = span_seconds($1);
+                    my $monotonic = int(time() + $at - $since_boot);
+                    $due = $monotonic if $at > 0 && ($due == 0 || $monotonic < $due);
+                }
+                $earliest = $due if $due > 0 && ($earliest == 0 || $due < $earliest);
             }
             close($show);
             return $earliest;
