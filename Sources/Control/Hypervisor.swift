@@ -14,6 +14,21 @@ public struct MachineSpec: Sendable, Equatable {
     /// `authorized_keys` lines for root in the guest: the account's keys.
     public var authorizedKeys: [String]
 
+    public init(
+        particleID: String, hostname: String, image: String, vcpus: Int, memoryBytes: UInt64,
+        diskBytes: UInt64, address: String, tapName: String, authorizedKeys: [String]
+    ) {
+        self.particleID = particleID
+        self.hostname = hostname
+        self.image = image
+        self.vcpus = vcpus
+        self.memoryBytes = memoryBytes
+        self.diskBytes = diskBytes
+        self.address = address
+        self.tapName = tapName
+        self.authorizedKeys = authorizedKeys
+    }
+
     public init(particle: Particle, authorizedKeys: [String]) {
         particleID = particle.id
         hostname = particle.name
@@ -123,6 +138,8 @@ public protocol Hypervisor: Sendable {
     /// Saves the guest's memory to disk and ends its QEMU, so that the particle holds no host
     /// memory. Returns when a timer in the guest is next due (nil for none), to wake it for it.
     func sleep(particleID: String) async throws -> Date?
+    /// When the running guest's next systemd timer is due, or nil for none (or no answer).
+    func nextTimer(particleID: String) async -> Date?
     /// Resumes a sleeping guest from its saved memory, with the clock set and fresh entropy.
     func wake(_ spec: MachineSpec) async throws
     /// Deletes a sleeping guest's saved memory (the particle is then powered off).

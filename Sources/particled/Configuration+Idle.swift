@@ -13,6 +13,8 @@ struct IdlePolicyConfiguration: Decodable {
     var restartBackoffMaximumSeconds = 300
     /// The tmpfs folder for running guests' RAM files.
     var memoryDirectory = "/dev/shm/particle"
+    /// Whether `create` resumes a saved template guest of the image instead of booting one.
+    var fastCreate = true
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case defaultTimeoutSeconds = "idle_default_timeout_seconds"
@@ -21,6 +23,7 @@ struct IdlePolicyConfiguration: Decodable {
         case restartBackoffMilliseconds = "restart_backoff_ms"
         case restartBackoffMaximumSeconds = "restart_backoff_max_seconds"
         case memoryDirectory = "memory_dir"
+        case fastCreate = "fast_create"
     }
 
     init() {}
@@ -37,6 +40,7 @@ struct IdlePolicyConfiguration: Decodable {
         restartBackoffMilliseconds = try value(.restartBackoffMilliseconds, defaults.restartBackoffMilliseconds)
         restartBackoffMaximumSeconds = try value(.restartBackoffMaximumSeconds, defaults.restartBackoffMaximumSeconds)
         memoryDirectory = try value(.memoryDirectory, defaults.memoryDirectory)
+        fastCreate = try value(.fastCreate, defaults.fastCreate)
     }
 
     func validate() throws {

@@ -43,7 +43,8 @@ struct Daemon {
                 namespace: NetworkNamespace(name: configuration.networkNamespace, pool: pool),
                 accelerator: accelerator,
                 bootTimeout: .seconds(configuration.bootTimeoutSeconds),
-                memoryDirectory: URL(fileURLWithPath: configuration.idle.memoryDirectory)),
+                memoryDirectory: URL(fileURLWithPath: configuration.idle.memoryDirectory),
+                fastCreate: configuration.idle.fastCreate),
             images: imageBuilder, logger: Logger(label: "vmm"))
         let billing = configuration.billing
         let control = Control(
@@ -105,6 +106,12 @@ struct Daemon {
 
         let idleScheduler = IdleScheduler(control: control)
         idleScheduler.start()
+        // The first start on an image boots its template guest in the background (once per image).
+        Task {
+            let size = ParticleSize.p1
+            await hypervisor.prepareTemplate(
+                image: "debian-12", vcpus: size.vcpus, memoryBytes: size.memoryBytes, diskBytes: size.diskBytes)
+        }
 
         announce(
             http: http, api: apiServer, ssh: ssh, stateDirectory: stateDirectory, accelerator: accelerator)

@@ -57,6 +57,7 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         }
         return nil
     }
+    func nextTimer(particleID: String) async -> Date? { nil }
     func wake(_ spec: MachineSpec) async throws {
         record("wake \(spec.hostname)")
         // Long enough for concurrent callers to pile up behind the wake.
@@ -204,6 +205,12 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         let stopped = try await control.stopParticle(accountID: owner, name: "web")
         #expect(stopped.status == .stopped)
         #expect(stopped.stoppedAt != nil)
+        // Under the default policy `sleep`, use starts a stopped particle.
+        _ = try await control.exec(accountID: owner, name: "web", command: "true")
+        #expect(try await control.particle(accountID: owner, name: "web").status == .running)
+        // Under `none`, a stop is the user's until `start`.
+        _ = try await control.setIdlePolicy(accountID: owner, name: "web", policy: "none")
+        _ = try await control.stopParticle(accountID: owner, name: "web")
         await #expect(throws: ControlError.invalidState("particle 'web' is stopped; run `start web` first")) {
             try await control.exec(accountID: owner, name: "web", command: "true")
         }
@@ -233,6 +240,7 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         await #expect(throws: ControlError.invalidArgument("invalid port 0; use 1-65535")) {
             try await control.openTunnel(accountID: owner, name: "web", port: 0)
         }
+        _ = try await control.setIdlePolicy(accountID: owner, name: "web", policy: "on")
         _ = try await control.stopParticle(accountID: owner, name: "web")
         await #expect(throws: ControlError.invalidState("particle 'web' is stopped; run `start web` first")) {
             try await control.openTunnel(accountID: owner, name: "web", port: 22)

@@ -113,7 +113,10 @@ import Testing
         #expect(harness.log.contains("particle 'web' not found"))
     }
 
+    /// A particle stopped under policy `none` is not started by a jump (under `sleep`, use
+    /// starts it; IdleTests covers that).
     private func checkStoppedParticle(_ harness: ParticledHarness, config: String) throws {
+        #expect(try harness.ssh("idle", "web", "none").status == 0)
         let stop = try harness.ssh("stop", "web")
         try #require(stop.status == 0, "stop failed: \(stop.errorOutput)")
         let result = try forward(harness, config: config, key: harness.keyPath, target: "web:22")

@@ -160,7 +160,17 @@ public final class IdleScheduler: Sendable {
             guard current.status == .running else { return }
             if reason == "idle" {
                 // Activity may have started since the look; the lock makes this check final.
-                guard isIdle(current, now: control.clock()) else { return }
+                let now = control.clock()
+                guard isIdle(current, now: now) else { return }
+                // A timer that is due (systemd fires within its accuracy, a minute by default)
+                // keeps the guest awake until it has fired: that is what it was woken for.
+                if let timer = await control.hypervisor.nextTimer(particleID: current.id),
+                    timer <= now.addingTimeInterval(2)
+                {
+                    control.activity.touch(current.id)
+                    logger.debug("not sleeping: a guest timer is due", ["particle": current.id])
+                    return
+                }
             }
             try await control.sleepLocked(current, reason: reason)
         }

@@ -211,15 +211,16 @@ extension String {
 }
 
 /// An exclusive `flock(2)` on a file, held until `unlock`.
-private struct FileLock {
+struct FileLock {
     let descriptor: Int32
 
-    init(path: String) throws {
+    /// Takes the lock, waiting for another holder; with `wait` false, throws `EWOULDBLOCK` instead.
+    init(path: String, wait: Bool = true) throws {
         descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
         }
-        guard flock(descriptor, LOCK_EX) == 0 else {
+        guard flock(descriptor, wait ? LOCK_EX : LOCK_EX | LOCK_NB) == 0 else {
             let code = POSIXErrorCode(rawValue: errno) ?? .EIO
             close(descriptor)
             throw POSIXError(code)

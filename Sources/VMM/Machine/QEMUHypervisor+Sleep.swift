@@ -20,6 +20,13 @@ extension QEMUHypervisor {
     /// go to the file as fast as the disk takes it.
     static let migrationBandwidth = 64 << 30
 
+    public func nextTimer(particleID: String) async -> Date? {
+        let particleFiles = files(particleID)
+        return try? await onNewThread(name: "particle-timers") {
+            try GuestAgent(path: particleFiles.agentSocket.path).nextTimer()
+        }
+    }
+
     public func sleep(particleID: String) async throws -> Date? {
         let particleFiles = files(particleID)
         guard particleFiles.runningPID() != nil else {
@@ -218,7 +225,7 @@ extension QEMUHypervisor {
 
     /// Polls `query-migrate` on the incoming side until the state is loaded. A failed load makes
     /// QEMU exit, which closes the monitor and throws.
-    private func waitForIncoming(_ monitor: QMPClient, deadline: Duration) throws {
+    func waitForIncoming(_ monitor: QMPClient, deadline: Duration) throws {
         let end = ContinuousClock.now + deadline
         while ContinuousClock.now < end {
             let info = try monitor.execute("query-migrate") as? [String: Any]

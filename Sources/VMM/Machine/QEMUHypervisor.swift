@@ -20,12 +20,16 @@ public final class QEMUHypervisor: Hypervisor {
         /// and the VMM unlinks it at once, so the memory is never on a disk and is freed however
         /// QEMU exits; a sleep reaches it through QEMU's open descriptor.
         public var memoryDirectory: URL
+        /// Whether `create` resumes a saved template guest instead of booting (a cold boot stays
+        /// the fallback).
+        public var fastCreate: Bool
 
         public init(
             stateDirectory: URL, namespace: NetworkNamespace, accelerator: Accelerator,
             bootTimeout: Duration = .seconds(180), qemuBinary: String = "qemu-system-x86_64",
-            memoryDirectory: URL = URL(fileURLWithPath: "/dev/shm/particle")
+            memoryDirectory: URL = URL(fileURLWithPath: "/dev/shm/particle"), fastCreate: Bool = true
         ) {
+            self.fastCreate = fastCreate
             self.stateDirectory = stateDirectory
             self.namespace = namespace
             self.accelerator = accelerator
