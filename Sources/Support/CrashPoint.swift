@@ -18,8 +18,11 @@ public struct CrashPoint: Sendable, Equatable, CustomStringConvertible {
     public static let environmentVariable = "PARTICLE_CRASH_AT"
 
     public static let createStored = CrashPoint("create.stored")
+    /// A new particle's guest runs, resumed from its image's template with its identity applied.
+    public static let createTemplateResumed = CrashPoint("create.template-resumed")
     public static let startStored = CrashPoint("start.stored")
-    /// QEMU runs but is still paused (`-S`), before the serial console is read and `cont` sent.
+    /// QEMU has started, paused (`-S`) or waiting for a saved state, before the serial console
+    /// is read and the guest runs.
     public static let bootLaunched = CrashPoint("boot.launched")
     public static let stopStored = CrashPoint("stop.stored")
     /// The guest got the ACPI power-down request and may be shutting down.
@@ -43,11 +46,11 @@ public struct CrashPoint: Sendable, Equatable, CustomStringConvertible {
     public static let snapshotDeleteDeleted = CrashPoint("snapshot-delete.deleted")
 
     public static let all: [CrashPoint] = [
-        createStored, startStored, bootLaunched, stopStored, stopPowerdownSent, deleteStored,
-        deleteDestroyed, duplicateStored, duplicateCopied, rebuildStored, rebuildReplaced,
-        resizeStored, renameStored,
-        snapshotCreateStored, snapshotCreatePaused, snapshotCreateTaken, snapshotRestoreStored,
-        snapshotDeleteStored, snapshotDeleteDeleted,
+        createStored, createTemplateResumed, startStored, bootLaunched, stopStored,
+        stopPowerdownSent, deleteStored, deleteDestroyed, duplicateStored, duplicateCopied,
+        rebuildStored, rebuildReplaced, resizeStored, renameStored, snapshotCreateStored,
+        snapshotCreatePaused, snapshotCreateTaken, snapshotRestoreStored, snapshotDeleteStored,
+        snapshotDeleteDeleted,
     ]
 
     private static let selected = ProcessInfo.processInfo.environment[environmentVariable]

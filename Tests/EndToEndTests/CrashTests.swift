@@ -14,7 +14,8 @@ import Testing
 /// Guests boot under TCG here, so each test shares its guests across its cases.
 @Suite(.serialized) struct CrashTests {
     @Test func lifecycleOperations() throws {
-        let rig = try CrashRig()
+        // Cold creates, so that a create boots and can be killed while QEMU is still paused.
+        let rig = try CrashRig(config: ["fast_create": false])
         defer { rig.harness.stop() }
 
         // A misspelt crash point stops particled at start rather than never firing.
@@ -23,7 +24,7 @@ import Testing
         }
         #expect(rig.harness.log.contains(
             "particled: unknown crash point 'create.nope' in PARTICLE_CRASH_AT; use one of create.stored,"))
-        try rig.harness.start()
+        try rig.harness.restart()
 
         // Create: killed after the row is written, before the VMM acts. The creation is undone.
         try rig.crash(at: "create.stored") {
@@ -105,7 +106,7 @@ import Testing
         Thread.sleep(forTimeInterval: 2)
         rig.harness.killParticled()
         starting.wait()
-        try rig.harness.start()
+        try rig.harness.restart()
         try rig.waitForStatus("b", "running")
         #expect(try rig.qemuProcesses(id) == [booting])
         #expect(try rig.exec("b", "cat /root/marker") == "one\n", "the disk kept its file through stop and start")
@@ -124,9 +125,19 @@ import Testing
     @Test func diskOperations() throws {
         let rig = try CrashRig()
         defer { rig.harness.stop() }
-        let created = try rig.api("POST", "/v1/particles", #"{"name": "d"}"#)
-        try #require(created.status == 201, "create: \(created.body)")
+
+        // Create from the image's template: killed once the guest is resumed with its identity.
+        // The guest is adopted and becomes running.
+        try rig.waitForTemplate()
+        try rig.crash(at: "create.template-resumed") {
+            _ = try rig.api("POST", "/v1/particles", #"{"name": "d"}"#)
+        }
         let id = try rig.id("d")
+        let pids = try rig.qemuProcesses(id)
+        #expect(pids.count == 1, "QEMU of the particle being created: \(pids)")
+        try rig.waitForStatus("d", "running")
+        #expect(try rig.qemuProcesses(id) == pids, "the adopted QEMU is the same process")
+        #expect(try rig.exec("d", "hostname") == "d\n")
         #expect(try rig.exec("d", "echo one > /root/marker; sync") == "")
         #expect(try rig.api("POST", "/v1/particles/d/snapshots", #"{"name": "s1"}"#).status == 201)
         #expect(try rig.exec("d", "echo two > /root/marker; sync") == "")
@@ -228,10 +239,11 @@ struct CrashRig: Sendable {
     let harness: ParticledHarness
     let key: String
 
-    init() throws {
+    /// Starts particled with `config` as its configuration file.
+    init(config: [String: Any]? = nil) throws {
         harness = try ParticledHarness()
         do {
-            try harness.start()
+            try harness.start(config: config)
             let account = try harness.createAccount(keyPath: harness.keyPath)
             guard let key = try account.object()["api_key"] as? String else {
                 throw HarnessError("account creation failed: \(account.body)")
@@ -253,7 +265,7 @@ struct CrashRig: Sendable {
         try harness.restart(environment: [CrashPoint.environmentVariable: point])
         try operation()
         try harness.waitForCrash(at: point)
-        try harness.start()
+        try harness.restart()
         let leftovers = try temporaryFiles()
         #expect(leftovers.isEmpty, "temporary files after crash point \(point): \(leftovers)")
     }
@@ -268,7 +280,7 @@ struct CrashRig: Sendable {
     func id(_ name: String) throws -> String {
         let particle = try get(name)
         guard let id = try particle.object()["id"] as? String else {
-            throw HarnessError("particle \(name) not found: \(particle.body)")
+            throw HarnessError("particle \(name) not found: \(particle.body)\n\(harness.log.suffix(4000))")
         }
         return id
     }
@@ -353,6 +365,19 @@ struct CrashRig: Sendable {
     private func pids(matching pattern: String) throws -> [Int32] {
         let result = try Command.runAllowingFailure("pgrep", ["-f", pattern])
         return result.output.split(separator: "\n").compactMap { Int32($0) }.sorted()
+    }
+
+    /// Waits until the image cache has the template that creates a 1-vCPU particle without a
+    /// boot. particled builds it in the background at its first start on a new cache.
+    func waitForTemplate(timeout: TimeInterval = 300) throws {
+        let images = ParticledHarness.imageCache.appendingPathComponent("images").path
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let names = (try? FileManager.default.subpathsOfDirectory(atPath: images)) ?? []
+            if names.contains(where: { $0.hasSuffix("templates/1x2048M/template.json") }) { return }
+            Thread.sleep(forTimeInterval: 1)
+        }
+        throw HarnessError("no template in \(images) within \(Int(timeout)) s:\n\(harness.log.suffix(2000))")
     }
 
     /// Waits until particle `id`'s QEMU has daemonized and written its PID file, and returns

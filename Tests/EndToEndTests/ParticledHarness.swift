@@ -211,8 +211,8 @@ final class ParticledHarness: @unchecked Sendable {
         process.waitUntilExit()
     }
 
-    /// Stops particled with SIGTERM and starts it again on the same state directory and ports,
-    /// with `environment` added.
+    /// Stops particled with SIGTERM if it runs, and starts it again with the last start's
+    /// arguments and configuration on the same state directory and ports, with `environment` added.
     func restart(environment: [String: String] = [:]) throws {
         if let process, process.isRunning {
             process.terminate()
