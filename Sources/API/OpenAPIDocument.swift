@@ -1441,6 +1441,10 @@ enum OpenAPIDocument {
                 "properties": {
                   "name": {
                     "$ref": "#/components/schemas/ParticleName"
+                  },
+                  "with_memory": {
+                    "type": "boolean",
+                    "description": "Beyond the reference: copy a sleeping particle's memory too; the copy sleeps and resumes the source's processes under its own identity at its first wake"
                   }
                 },
                 "required": [

@@ -168,7 +168,9 @@ public protocol Hypervisor: Sendable {
     /// Replaces the particle's disk with a fresh overlay of `spec.image`; the guest must not run.
     func rebuild(_ spec: MachineSpec) async throws
     /// Makes `spec`'s particle a copy of `sourceID`'s disk with its own identity; neither runs.
-    func duplicate(from sourceID: String, to spec: MachineSpec) async throws
+    /// With `withMemory`, the sleeping source's saved memory is copied too and the copy takes its
+    /// own identity at its first wake.
+    func duplicate(from sourceID: String, to spec: MachineSpec, withMemory: Bool) async throws
     /// Takes an internal snapshot `snapshotID` of the disk, pausing a running guest for the
     /// instant it takes. Returns the bytes the disk occupies, which the snapshot keeps allocated.
     func createSnapshot(particleID: String, snapshotID: String) async throws -> UInt64

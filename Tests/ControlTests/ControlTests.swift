@@ -97,9 +97,10 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
             disks[spec.particleID] = DiskState(virtualBytes: spec.diskBytes, allocatedBytes: 1 << 20, snapshotIDs: [])
         }
     }
-    func duplicate(from sourceID: String, to spec: MachineSpec) async throws {
-        record("duplicate \(spec.hostname)")
+    func duplicate(from sourceID: String, to spec: MachineSpec, withMemory: Bool) async throws {
+        record("duplicate \(spec.hostname)\(withMemory ? " with memory" : "")")
         lock.withLock {
+            if withMemory { sleeping.insert(spec.particleID) }
             disks[spec.particleID] = disks[sourceID].map {
                 DiskState(virtualBytes: $0.virtualBytes, allocatedBytes: $0.allocatedBytes, snapshotIDs: [])
             }

@@ -114,6 +114,22 @@ import Testing
         }
         #expect(harness.log.components(separatedBy: "guest made from its template").count >= 3)
         #expect(randomness[0].count == 64 && randomness[0] != randomness[1], "\(randomness)")
+
+        // A duplicate with memory of a sleeping particle resumes its processes under its own
+        // name, address and host key, and the source wakes as itself.
+        #expect(try harness.ssh("exec", "twin1", "--", "systemd-run --unit marker sleep 86400").status == 0)
+        #expect(try harness.ssh("sleep", "twin1").status == 0)
+        let copy = try harness.ssh("duplicate", "twin1", "copy", "--with-memory", "--json")
+        #expect(copy.status == 0, "\(copy.errorOutput)")
+        #expect((try? jsonObject(copy.output))?["status"] as? String == "sleeping", "\(copy.output)")
+        let inCopy = try harness.ssh("exec", "copy", "--", "hostname; systemctl is-active marker; ip -4 -o addr show eth0")
+        #expect(inCopy.output.hasPrefix("copy\nactive\n"), "\(inCopy.output) \(inCopy.errorOutput)")
+        let inSource = try harness.ssh("exec", "twin1", "--", "hostname; systemctl is-active marker; ip -4 -o addr show eth0")
+        #expect(inSource.output.hasPrefix("twin1\nactive\n"), "\(inSource.output)")
+        #expect(inCopy.output.split(separator: "\n").last != inSource.output.split(separator: "\n").last)
+        #expect(try harness.ssh("stop", "twin2").status == 0)
+        let refused = try harness.ssh("duplicate", "twin2", "other", "--with-memory")
+        #expect(refused.status != 0 && refused.errorOutput.contains("only a sleeping particle has memory"), "\(refused.errorOutput)")
     }
 
     @Test func policiesOnNoneScheduleAndGuestTimers() throws {

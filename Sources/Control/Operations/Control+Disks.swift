@@ -57,12 +57,16 @@ extension Control {
         }
     }
 
-    /// Makes a new, stopped particle `newName` with a copy of a stopped particle's disk and
-    /// its own address and keys.
+    /// Makes a new particle `newName` with a copy of a stopped or sleeping particle's disk and
+    /// its own address and keys. With `withMemory`, the source must sleep and the copy sleeps
+    /// too, with a copy of its memory: its first wake resumes the source's processes and gives
+    /// the guest its own identity.
     ///
     /// The copy is `creating` until its files are complete, so that a crash part-way through
     /// removes it at the next start.
-    public func duplicateParticle(accountID: String, name: String, newName: String) async throws -> Particle {
+    public func duplicateParticle(
+        accountID: String, name: String, newName: String, withMemory: Bool = false
+    ) async throws -> Particle {
         try ParticleName.validate(newName)
         if try await store.particle(accountID: accountID, name: newName) != nil {
             throw ControlError.conflict("particle '\(newName)' already exists; choose another name")
@@ -70,6 +74,11 @@ extension Control {
         return try await withStoppedParticle(
             accountID: accountID, name: name, operation: "duplicate", acceptsSleeping: true
         ) { [self] source in
+            if withMemory && source.status != .sleeping {
+                throw ControlError.invalidState(
+                    "particle '\(name)' is \(source.status.rawValue); only a sleeping particle has memory"
+                        + " to copy. Run `sleep \(name)` first, or duplicate without --with-memory")
+            }
             try await checkQuotas(accountID: accountID, adding: source.size)
             let now = Date()
             var draft = source
@@ -89,13 +98,13 @@ extension Control {
             }
             CrashPoint.reach(.duplicateStored)
             do {
-                try await hypervisor.duplicate(from: source.id, to: try await machineSpec(copy))
+                try await hypervisor.duplicate(from: source.id, to: try await machineSpec(copy), withMemory: withMemory)
             } catch {
                 try? await hypervisor.destroy(particleID: copy.id)
                 try await store.deleteParticle(id: copy.id)
                 throw error
             }
-            return try await setStatus(copy, .stopped)
+            return try await setStatus(copy, withMemory ? .sleeping : .stopped)
         }
     }
 

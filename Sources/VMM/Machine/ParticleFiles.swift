@@ -33,6 +33,10 @@ struct ParticleFiles {
     /// The RAM copy while it is being written.
     var savedRAMPartial: URL { file("memory.ram.partial") }
 
+    /// Present while the saved memory is another particle's (a duplicate with memory): the
+    /// guest takes this particle's identity at its next wake.
+    var identityPending: URL { file("identity.pending") }
+
     /// Whether a complete saved memory state exists.
     var hasMemoryState: Bool { FileManager.default.fileExists(atPath: memoryState.path) }
 

@@ -149,9 +149,19 @@ extension QEMUHypervisor {
             try? FileManager.default.removeItem(at: particleFiles.savedRAM)
             try Self.sync(particleFiles.directory)
             try monitor.execute("cont")
-            // The clock and entropy requests go out at once, but their round trips through the
-            // just-resumed guest stay off the wake's path: the first request is already waiting.
-            Thread.detachNewThread { [self] in refreshGuest(particleFiles, fields: fields) }
+            if FileManager.default.fileExists(atPath: particleFiles.identityPending.path) {
+                // Another particle's memory (a duplicate): the guest must take this one's
+                // identity before anything reaches it.
+                let agent = try GuestAgent(path: particleFiles.agentSocket.path)
+                try agent.setClock()
+                try agent.refreshEntropy()
+                try agent.applyIdentity()
+                try FileManager.default.removeItem(at: particleFiles.identityPending)
+            } else {
+                // The clock and entropy requests go out at once, but their round trips through
+                // the just-resumed guest stay off the wake's path: the first request is waiting.
+                Thread.detachNewThread { [self] in refreshGuest(particleFiles, fields: fields) }
+            }
             return [
                 "load_ms": "\((loaded - started).milliseconds)",
                 "resume_ms": "\((ContinuousClock.now - loaded).milliseconds)",
