@@ -81,6 +81,22 @@ public struct MachineStats: Sendable, Equatable {
     }
 }
 
+/// A particle's disk as reconciliation reads it.
+public struct DiskState: Sendable, Equatable {
+    /// The size of the disk inside the guest.
+    public var virtualBytes: UInt64
+    /// The bytes the qcow2 file occupies on the host.
+    public var allocatedBytes: UInt64
+    /// The tags of the disk's internal snapshots, which are snapshot ids.
+    public var snapshotIDs: [String]
+
+    public init(virtualBytes: UInt64, allocatedBytes: UInt64, snapshotIDs: [String]) {
+        self.virtualBytes = virtualBytes
+        self.allocatedBytes = allocatedBytes
+        self.snapshotIDs = snapshotIDs
+    }
+}
+
 /// The result of a command run in a guest.
 public struct ExecResult: Sendable, Equatable {
     public var exitCode: Int32
@@ -135,6 +151,9 @@ public protocol Hypervisor: Sendable {
     func recover(particleID: String) async -> GuestState
     /// Takes over a guest that runs from before this process started (reads its console again).
     func adopt(particleID: String) async throws
+    /// Removes the temporary files that an interrupted disk operation left in the particle's
+    /// folder, and returns the state of its disk, or nil when it has none.
+    func repairFiles(particleID: String) async throws -> DiskState?
     /// Waits until an adopted guest's sshd accepts, within the boot timeout.
     func waitUntilBooted(_ spec: MachineSpec) async throws
     func stats(particleID: String) async -> MachineStats?

@@ -26,6 +26,7 @@ struct Daemon {
 
     func run() throws {
         Logger.level = LogLevel(name: configuration.logLevel) ?? .info
+        try CrashPoint.validateEnvironment()
         // Disks, config drives (with guest host keys), logs and the database are the owner's only.
         umask(0o077)
         let stateDirectory = try prepareStateDirectory()

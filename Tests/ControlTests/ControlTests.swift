@@ -11,8 +11,11 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     let lock = NSLock()
     var running: Set<String> = []
     var sleeping: Set<String> = []
+    /// The disk of each particle that has one.
+    var disks: [String: DiskState] = [:]
     var calls: [String] = []
     var failBoot = false
+    var failGrow = false
 
     private func record(_ call: String) { lock.withLock { calls.append(call) } }
 
@@ -25,7 +28,10 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     func create(_ spec: MachineSpec) async throws {
         record("create \(spec.hostname) \(spec.address)")
         if lock.withLock({ failBoot }) { throw ControlError.unavailable("the guest powered off during boot") }
-        lock.withLock { _ = running.insert(spec.particleID) }
+        lock.withLock {
+            running.insert(spec.particleID)
+            disks[spec.particleID] = DiskState(virtualBytes: spec.diskBytes, allocatedBytes: 1 << 20, snapshotIDs: [])
+        }
     }
     func start(_ spec: MachineSpec) async throws {
         record("start \(spec.hostname)")
@@ -37,7 +43,10 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     }
     func destroy(particleID: String) async throws {
         record("destroy")
-        lock.withLock { _ = running.remove(particleID) }
+        lock.withLock {
+            running.remove(particleID)
+            disks[particleID] = nil
+        }
     }
     func isRunning(particleID: String) async -> Bool { lock.withLock { running.contains(particleID) } }
     func sleep(particleID: String) async throws -> Date? {
@@ -67,6 +76,7 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         lock.withLock { running.contains(particleID) ? .running : sleeping.contains(particleID) ? .sleeping : .off }
     }
     func adopt(particleID: String) async throws { record("adopt") }
+    func repairFiles(particleID: String) async throws -> DiskState? { lock.withLock { disks[particleID] } }
     func waitUntilBooted(_ spec: MachineSpec) async throws { record("wait \(spec.hostname)") }
     func stats(particleID: String) async -> MachineStats? { nil }
     func exec(_ spec: MachineSpec, command: String, onOutput: (@Sendable ([UInt8]) -> Void)?) async throws -> ExecResult {
@@ -76,18 +86,36 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         record("connect \(address):\(port)")
         return -1
     }
-    func growDisk(particleID: String, diskBytes: UInt64) async throws { record("grow \(diskBytes >> 30)") }
-    func rebuild(_ spec: MachineSpec) async throws { record("rebuild \(spec.image)") }
+    func growDisk(particleID: String, diskBytes: UInt64) async throws {
+        record("grow \(diskBytes >> 30)")
+        if lock.withLock({ failGrow }) { throw ControlError.internal("qemu-img resize failed", detail: "test") }
+        lock.withLock { disks[particleID]?.virtualBytes = diskBytes }
+    }
+    func rebuild(_ spec: MachineSpec) async throws {
+        record("rebuild \(spec.image)")
+        lock.withLock {
+            disks[spec.particleID] = DiskState(virtualBytes: spec.diskBytes, allocatedBytes: 1 << 20, snapshotIDs: [])
+        }
+    }
     func duplicate(from sourceID: String, to spec: MachineSpec, withMemory: Bool) async throws {
         record("duplicate \(spec.hostname)\(withMemory ? " with memory" : "")")
-        if withMemory { lock.withLock { _ = sleeping.insert(spec.particleID) } }
+        lock.withLock {
+            if withMemory { sleeping.insert(spec.particleID) }
+            disks[spec.particleID] = disks[sourceID].map {
+                DiskState(virtualBytes: $0.virtualBytes, allocatedBytes: $0.allocatedBytes, snapshotIDs: [])
+            }
+        }
     }
     func createSnapshot(particleID: String, snapshotID: String) async throws -> UInt64 {
         record("snapshot")
+        lock.withLock { disks[particleID]?.snapshotIDs.append(snapshotID) }
         return 1 << 20
     }
-    func restoreSnapshot(particleID: String, snapshotID: String) async throws { record("restore") }
-    func deleteSnapshot(particleID: String, snapshotID: String) async throws { record("delete snapshot") }
+    func restoreSnapshot(particleID: String, snapshotID: String) async throws { record("restore \(snapshotID)") }
+    func deleteSnapshot(particleID: String, snapshotID: String) async throws {
+        record("delete snapshot \(snapshotID)")
+        lock.withLock { disks[particleID]?.snapshotIDs.removeAll { $0 == snapshotID } }
+    }
     func serialLog(particleID: String, offset: Int) async throws -> (bytes: [UInt8], next: Int) { ([], offset) }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 extension Control {
     /// Changes the size tier of a stopped particle: vCPUs and memory follow at the next boot,
@@ -14,13 +15,16 @@ extension Control {
                     "vCPU quota reached: this account may use \(configuration.quotas.vcpus) vCPUs and its"
                         + " other particles use \(vcpus); a \(size.rawValue) needs \(size.vcpus)")
             }
-            if size.diskBytes > particle.size.diskBytes {
-                try await hypervisor.growDisk(particleID: particle.id, diskBytes: size.diskBytes)
+            return try await withPendingOperation(.resize(size: size), on: particle) {
+                CrashPoint.reach(.resizeStored)
+                if size.diskBytes > particle.size.diskBytes {
+                    try await hypervisor.growDisk(particleID: particle.id, diskBytes: size.diskBytes)
+                }
+                var resized = particle
+                resized.size = size
+                try await store.updateParticle(resized)
+                return resized
             }
-            var resized = particle
-            resized.size = size
-            try await store.updateParticle(resized)
-            return resized
         }
     }
 
@@ -41,12 +45,15 @@ extension Control {
                 rebuilt.wakeAt = nil
             }
             rebuilt.image = image ?? particle.image
-            try await hypervisor.rebuild(try await machineSpec(rebuilt))
-            for snapshot in try await store.snapshots(particleID: particle.id) {
-                try await store.deleteSnapshot(id: snapshot.id)
+            return try await withPendingOperation(.rebuild(image: rebuilt.image), on: particle) {
+                CrashPoint.reach(.rebuildStored)
+                try await hypervisor.rebuild(try await machineSpec(rebuilt))
+                for snapshot in try await store.snapshots(particleID: particle.id) {
+                    try await store.deleteSnapshot(id: snapshot.id)
+                }
+                try await store.updateParticle(rebuilt)
+                return rebuilt
             }
-            try await store.updateParticle(rebuilt)
-            return rebuilt
         }
     }
 
@@ -54,6 +61,9 @@ extension Control {
     /// its own address and keys. With `withMemory`, the source must sleep and the copy sleeps
     /// too, with a copy of its memory: its first wake resumes the source's processes and gives
     /// the guest its own identity.
+    ///
+    /// The copy is `creating` until its files are complete, so that a crash part-way through
+    /// removes it at the next start.
     public func duplicateParticle(
         accountID: String, name: String, newName: String, withMemory: Bool = false
     ) async throws -> Particle {
@@ -74,11 +84,11 @@ extension Control {
             var draft = source
             draft.id = RandomID.hex(12)
             draft.name = newName
-            draft.status = withMemory ? .sleeping : .stopped
+            draft.status = .creating
             draft.wakeAt = nil
             draft.customDomain = nil
             draft.createdAt = now
-            draft.stoppedAt = now
+            draft.stoppedAt = nil
             draft.statusChangedAt = now
             let copy: Particle
             do {
@@ -86,6 +96,7 @@ extension Control {
             } catch let error as ControlError where error.code == .conflict {
                 throw ControlError.conflict("particle '\(newName)' already exists; choose another name")
             }
+            CrashPoint.reach(.duplicateStored)
             do {
                 try await hypervisor.duplicate(from: source.id, to: try await machineSpec(copy), withMemory: withMemory)
             } catch {
@@ -93,7 +104,7 @@ extension Control {
                 try await store.deleteParticle(id: copy.id)
                 throw error
             }
-            return copy
+            return try await setStatus(copy, withMemory ? .sleeping : .stopped)
         }
     }
 

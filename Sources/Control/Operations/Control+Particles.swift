@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 extension Control {
     /// Creates a particle and boots it; returns it once the guest is running.
@@ -38,6 +39,7 @@ extension Control {
 
         return try await particleLock.withLock(particle.id) {
             let spec = try await machineSpec(particle)
+            CrashPoint.reach(.createStored)
             do {
                 try await hypervisor.create(spec)
             } catch {
@@ -88,6 +90,7 @@ extension Control {
     func startLocked(_ particle: Particle, reason: String) async throws -> Particle {
         let fields = ["account": particle.accountID, "particle": particle.id, "name": particle.name]
         let starting = try await setStatus(particle, .starting)
+        CrashPoint.reach(.startStored)
         do {
             try await hypervisor.start(try await machineSpec(starting))
         } catch {
@@ -121,28 +124,40 @@ extension Control {
                     "particle '\(name)' is \(current.status.rawValue); only a running or sleeping"
                         + " particle can be stopped")
             }
-            let stopping = try await setStatus(current, .stopping)
-            do {
-                try await hypervisor.stop(particleID: current.id, deadline: configuration.stopDeadline)
-            } catch {
-                try await setStatus(stopping, .error)
-                throw controlError(error, operation: "stop", fields)
+            // Noted as well as `stopping`, which a sleep uses too, so that a crash inside is finished.
+            return try await withPendingOperation(.stop, on: current) {
+                let stopping = try await setStatus(current, .stopping)
+                CrashPoint.reach(.stopStored)
+                do {
+                    try await hypervisor.stop(particleID: current.id, deadline: configuration.stopDeadline)
+                } catch {
+                    try await setStatus(stopping, .error)
+                    throw controlError(error, operation: "stop", fields)
+                }
+                logger.info("particle stopped", fields)
+                return try await setStatus(stopping, .stopped)
             }
-            logger.info("particle stopped", fields)
-            return try await setStatus(stopping, .stopped)
         }
     }
 
     /// Powers the particle off if needed and removes it with its disk.
+    ///
+    /// The delete is noted in the store first, so that a crash part-way through is finished at
+    /// the next start rather than leaving a particle without its disk.
     public func deleteParticle(accountID: String, name: String) async throws {
         let particle = try await self.particle(accountID: accountID, name: name)
         try await particleLock.withLock(particle.id) {
             let fields = ["account": accountID, "particle": particle.id, "name": name]
+            try await beginOperation(.delete, on: particle)
+            CrashPoint.reach(.deleteStored)
             do {
                 try await hypervisor.destroy(particleID: particle.id)
             } catch {
+                try? await store.endOperation(particleID: particle.id)
                 throw controlError(error, operation: "delete", fields)
             }
+            CrashPoint.reach(.deleteDestroyed)
+            // Deleting the row clears the pending delete with it.
             try await store.deleteParticle(id: particle.id, at: clock())
             activity.forget(particle.id)
             logger.info("particle deleted", fields)

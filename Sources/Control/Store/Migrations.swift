@@ -111,6 +111,15 @@ enum Migrations {
         """
         ALTER TABLE particles ADD COLUMN wake_at INTEGER;
         """,
+        // 7: disk and record changes in progress, which reconciliation finishes after a crash.
+        // One per particle: its lock serializes its operations.
+        """
+        CREATE TABLE pending_operations (
+            particle_id TEXT PRIMARY KEY REFERENCES particles(id) ON DELETE CASCADE,
+            operation TEXT NOT NULL,
+            started_at INTEGER NOT NULL
+        );
+        """,
     ]
 
     /// Brings `database` to the newest schema, one transaction per migration.

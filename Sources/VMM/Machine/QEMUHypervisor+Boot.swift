@@ -77,6 +77,7 @@ extension QEMUHypervisor {
                 .internal, "QEMU failed to start",
                 cause: "exit status \(status): \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
+        CrashPoint.reach(.bootLaunched)
 
         let log = serialLog(for: particleID)
         log.append(Array("particle: QEMU started (\(configuration.accelerator.rawValue))\r\n".utf8))

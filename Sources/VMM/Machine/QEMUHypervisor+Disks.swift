@@ -26,6 +26,7 @@ extension QEMUHypervisor {
                 "qemu-img",
                 ["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", image.rootDisk.path, fresh.path, String(spec.diskBytes)])
             try replace(particleFiles.disk, with: fresh)
+            CrashPoint.reach(.rebuildReplaced)
             try writeConfigDrive(spec, files: particleFiles)
         }
     }
@@ -48,6 +49,7 @@ extension QEMUHypervisor {
                     "convert", "-f", "qcow2", "-O", "qcow2", "-F", "qcow2", "-B", image.rootDisk.path,
                     source.disk.path, copy.path,
                 ])
+            CrashPoint.reach(.duplicateCopied)
             try replace(target.disk, with: copy)
             try Command.run(
                 "ssh-keygen",
@@ -107,6 +109,7 @@ extension QEMUHypervisor {
                 let monitor = try QMPClient(path: particleFiles.qmpSocket.path)
                 try monitor.execute("stop")
                 defer { _ = try? monitor.execute("cont") }
+                CrashPoint.reach(.snapshotCreatePaused)
                 try monitor.execute("blockdev-snapshot-internal-sync", ["device": "root", "name": snapshotID])
             } else {
                 try Command.run("qemu-img", ["snapshot", "-c", snapshotID, particleFiles.disk.path])

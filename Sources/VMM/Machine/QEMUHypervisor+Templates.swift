@@ -48,6 +48,7 @@ extension QEMUHypervisor {
             try await onNewThread(name: "particle-create") { [self] in
                 try restoreTemplate(spec, image: image, template: template, origin: origin, files: particleFiles)
             }
+            CrashPoint.reach(.createTemplateResumed)
             try await waitUntilBooted(spec)
             serialLog(for: spec.particleID).append(
                 Array("particle: made from the image's template (\(template.lastPathComponent)), not booted\r\n".utf8))
