@@ -96,13 +96,26 @@ final class AcceptLoop: @unchecked Sendable {  // `bind` is used only on the acc
         case .failure(let rejection):
             server.logger.warning(
                 "connection rejected", ["peer": peer.text, "reason": rejection.reason.rawValue])
-            close(fd)
+            refuse(fd, reason: rejection.reason)
         case .success(let id):
-            startSession(fd: fd, id: id, peer: peer.text)
+            startSession(fd: fd, id: id, host: peer.host, peer: peer.text)
         }
     }
 
-    private func startSession(fd: Int32, id: Int, peer: String) {
+    /// Sends the reason as a line before the SSH version line and closes the connection.
+    ///
+    /// RFC 4253 section 4.2 lets a server send such lines; OpenSSH shows them with `ssh -v`
+    /// ("banner line 0: ..."), and otherwise only "Connection closed by remote host". A key
+    /// exchange, which could carry a disconnect message, costs too much at a connection limit.
+    private func refuse(_ fd: Int32, reason: ConnectionRegistry.Rejection) {
+        let line = Array("\(reason.rawValue); close some connections and retry\r\n".utf8)
+        _ = line.withUnsafeBytes {
+            send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+        }
+        close(fd)
+    }
+
+    private func startSession(fd: Int32, id: Int, host: String, peer: String) {
         var enabled: Int32 = 1
         setsockopt(
             fd, Int32(IPPROTO_TCP), TCP_NODELAY, &enabled, socklen_t(MemoryLayout<Int32>.size))
@@ -125,7 +138,7 @@ final class AcceptLoop: @unchecked Sendable {  // `bind` is used only on the acc
         }
 
         let connection = SSHSession(
-            session: session, fd: fd, registryID: id, peer: peer, server: server)
+            session: session, fd: fd, registryID: id, host: host, peer: peer, server: server)
         let thread = Thread { connection.run() }
         thread.name = "ssh-session"
         thread.stackSize = 1 << 20

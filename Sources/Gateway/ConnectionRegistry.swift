@@ -15,11 +15,15 @@ final class ConnectionRegistry: @unchecked Sendable {  // All state is guarded b
     private struct Entry {
         let fd: Int32
         let host: String
+        /// The fingerprint of the key the connection authenticated with, once it counts
+        /// against that key's session limit.
+        var key: String?
     }
 
     private let condition = NSCondition()
     private var entries: [Int: Entry] = [:]
     private var countsByHost: [String: Int] = [:]
+    private var countsByKey: [String: Int] = [:]
     private var nextID = 1
     private let maxConnections: Int
     private let maxPerAddress: Int
@@ -47,9 +51,21 @@ final class ConnectionRegistry: @unchecked Sendable {  // All state is guarded b
         }
         let id = nextID
         nextID += 1
-        entries[id] = Entry(fd: fd, host: host)
+        entries[id] = Entry(fd: fd, host: host, key: nil)
         countsByHost[host, default: 0] += 1
         return .success(id)
+    }
+
+    /// Counts connection `id` as a session of `key` unless the key already has `limit`
+    /// sessions; returns whether it was counted.
+    func claim(key: String, for id: Int, limit: Int) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard entries[id] != nil, entries[id]?.key == nil else { return false }
+        guard countsByKey[key, default: 0] < limit else { return false }
+        countsByKey[key, default: 0] += 1
+        entries[id]?.key = key
+        return true
     }
 
     func unregister(_ id: Int) {
@@ -58,6 +74,10 @@ final class ConnectionRegistry: @unchecked Sendable {  // All state is guarded b
         guard let entry = entries.removeValue(forKey: id) else { return }
         countsByHost[entry.host, default: 1] -= 1
         if countsByHost[entry.host] == 0 { countsByHost[entry.host] = nil }
+        if let key = entry.key {
+            countsByKey[key, default: 1] -= 1
+            if countsByKey[key] == 0 { countsByKey[key] = nil }
+        }
         condition.broadcast()
     }
 

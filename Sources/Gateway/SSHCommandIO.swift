@@ -15,22 +15,50 @@ public struct SSHPseudoTerminal: Sendable, Hashable {
 /// full. After the client hangs up, writes are dropped and return false, and `isClosed`
 /// turns true; check it in long-running commands to stop early.
 public final class SSHCommandIO {
-    private let session: ssh_session
-    private let event: ssh_event
-    private let channel: ssh_channel
+    let session: ssh_session
+    /// The session's event loop, which a relay may add another session or socket to.
+    let event: ssh_event
+    let channel: ssh_channel
     private let state: SSHSession.Channel
     private var writeFailed = false
+    /// The signal that ended the command, sent by `finish` in place of an exit status.
+    private var exitSignal: SSHExitSignal?
 
-    init(session: ssh_session, event: ssh_event, channel: SSHSession.Channel) {
+    /// Requests of this connection that the server rejected without telling the client why.
+    public let rejectedRequests: [SSHRejectedRequest]
+
+    init(
+        session: ssh_session, event: ssh_event, channel: SSHSession.Channel,
+        rejectedRequests: [SSHRejectedRequest]
+    ) {
         self.session = session
         self.event = event
         self.channel = channel.channel
         self.state = channel
+        var rejected = rejectedRequests
+        if channel.agentForwardingRequested { rejected.append(.agentForwarding) }
+        self.rejectedRequests = rejected
     }
 
     /// The terminal the client requested, or nil for a plain exec request (`ssh host cmd`).
     /// When set, writes translate each "\n" into "\r\n" as a terminal's line discipline would.
+    /// Its size follows the client's window-change requests.
     public var pseudoTerminal: SSHPseudoTerminal? { state.pseudoTerminal }
+
+    /// Variables the client sent in "env" requests (OpenSSH's `SendEnv`, `SetEnv`).
+    public var environment: [(name: String, value: String)] { state.environment }
+
+    /// Returns the signals (`INT`, `TERM`) that the client sent since the last call, in order.
+    public func takeSignals() -> [String] {
+        defer { state.pendingSignals.removeAll() }
+        return state.pendingSignals
+    }
+
+    /// Makes `finish` report that the command was killed by `signal`, as OpenSSH's sshd does
+    /// with an "exit-signal" request, instead of sending the returned exit status.
+    public func setExitSignal(_ signal: SSHExitSignal) {
+        exitSignal = signal
+    }
 
     /// Sends bytes to the client's standard output; returns false if the channel is closed.
     @discardableResult
@@ -97,7 +125,13 @@ public final class SSHCommandIO {
         // Not ssh_channel_poll_timeout: it returns early once the client has sent EOF and then
         // never reads the socket, so a hang-up after `ssh host cmd < file` would go unseen.
         _ = ssh_event_dopoll(event, 0)
-        return ssh_channel_is_closed(channel) != 0
+        return channelGone
+    }
+
+    /// Whether the client closed the channel or the connection, from what libssh has
+    /// processed so far; unlike `isClosed`, it reads nothing from the socket.
+    var channelGone: Bool {
+        state.closedByClient || ssh_channel_is_closed(channel) != 0
             || ssh_get_status(session) & (SSH_CLOSED | SSH_CLOSED_ERROR) != 0
     }
 
@@ -138,8 +172,27 @@ public final class SSHCommandIO {
         let hungUp = isClosed
         guard !hungUp else { return true }
         ssh_channel_send_eof(channel)
-        ssh_channel_request_send_exit_status(channel, exitStatus)
+        if let exitSignal {
+            ssh_channel_request_send_exit_signal(
+                channel, exitSignal.name, exitSignal.coreDumped ? 1 : 0, exitSignal.message, "")
+        } else {
+            ssh_channel_request_send_exit_status(channel, exitStatus)
+        }
         ssh_channel_close(channel)
         return false
+    }
+}
+
+/// The signal that killed a command, as an SSH "exit-signal" request carries it.
+public struct SSHExitSignal: Sendable, Equatable {
+    /// The signal name without "SIG", such as `TERM` (RFC 4254 section 6.10).
+    public var name: String
+    public var coreDumped: Bool
+    public var message: String
+
+    public init(name: String, coreDumped: Bool = false, message: String = "") {
+        self.name = name
+        self.coreDumped = coreDumped
+        self.message = message
     }
 }

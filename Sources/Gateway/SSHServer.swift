@@ -19,15 +19,25 @@ public final class SSHServer: Sendable {
         public var port: Int
         /// Directory of the host key files, created with mode 0700 if missing.
         public var hostKeyDirectory: String
+        /// Time from TCP accept to the end of the key exchange.
+        public var keyExchangeTimeout: Duration = .seconds(10)
         /// Time from TCP accept to successful authentication, key exchange included.
         public var authTimeout: Duration = .seconds(30)
         /// Rejected authentication attempts allowed per connection before it is closed.
         /// Accepted unsigned public-key probes (SSH_MSG_USERAUTH_PK_OK) and "none" do not count.
         public var maxAuthAttempts = 6
+        /// Rejected authentication attempts allowed per source address within
+        /// `authFailureWindow`; past it the address's connections are closed after the key
+        /// exchange with a disconnect message, until its oldest failure leaves the window.
+        public var maxAuthFailuresPerAddress = 30
+        public var authFailureWindow: Duration = .seconds(600)
         /// Connections served at once; further connections are closed right after accept.
         public var maxConnections = 1024
         /// Connections served at once from one source address.
         public var maxConnectionsPerAddress = 64
+        /// Authenticated connections one key may have at once. Past it, a connection's
+        /// requests get an error on stderr with exit status 7.
+        public var maxSessionsPerKey = 32
         /// Session channels one connection may have open at once (OpenSSH multiplexing).
         public var maxChannelsPerSession = 10
         /// Time `shutdown()` waits for running sessions after disconnecting them.
@@ -51,6 +61,7 @@ public final class SSHServer: Sendable {
     let logger: Logger
     private let state = Mutex(State.idle)
     let connections: ConnectionRegistry
+    let authFailures: AuthFailureTracker
 
     public init(configuration: Configuration, handler: any SSHSessionHandler, logger: Logger) {
         self.configuration = configuration
@@ -59,6 +70,8 @@ public final class SSHServer: Sendable {
         self.connections = ConnectionRegistry(
             maxConnections: configuration.maxConnections,
             maxPerAddress: configuration.maxConnectionsPerAddress)
+        self.authFailures = AuthFailureTracker(
+            limit: configuration.maxAuthFailuresPerAddress, window: configuration.authFailureWindow)
     }
 
     /// The listening port (the kernel's choice when the configuration asked for 0), or 0

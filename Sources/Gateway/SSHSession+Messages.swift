@@ -34,6 +34,7 @@ extension SSHSession {
     }
 
     private func rejectAuthentication(_ message: ssh_message, method: Int32) {
+        guard !rejectBlockedAddress() else { return }
         let user = ssh_message_auth_user(message).map { String(cString: $0) } ?? ""
         switch UInt32(method) {
         case SSH_AUTH_METHOD_NONE:
@@ -95,7 +96,12 @@ extension SSHSession {
         let name = names[UInt32(type)] ?? "other"
         // libssh passes window-change here even after its callback ran; it needs no reply.
         guard name != "window-change" else { return }
-        logger.debug("channel request rejected", ["request": name])
+        if name == "x11-req" {
+            logger.info("channel request rejected", ["request": name])
+            noteRejected(.x11Forwarding)
+        } else {
+            logger.debug("channel request rejected", ["request": name])
+        }
     }
 
     private func logGlobalRequest(_ message: ssh_message, type: Int32) {
@@ -105,13 +111,21 @@ extension SSHSession {
                 ssh_message_global_request_address(message)
                 .map { String(cString: $0) } ?? ""
             let port = Int(ssh_message_global_request_port(message))
+            let listenAddress = formatAddress(address, port)
             logger.info(
                 "global request rejected",
-                ["request": "tcpip-forward", "address": formatAddress(address, port)])
+                ["request": "tcpip-forward", "address": listenAddress])
+            noteRejected(.remoteForwarding(address: listenAddress))
         case SSH_GLOBAL_REQUEST_KEEPALIVE.rawValue:
             break
         default:
             logger.debug("global request rejected", ["type": String(type)])
         }
+    }
+
+    /// Keeps a rejection for the handler to explain, once per kind and address.
+    func noteRejected(_ request: SSHRejectedRequest) {
+        guard !rejectedRequests.contains(request), rejectedRequests.count < 16 else { return }
+        rejectedRequests.append(request)
     }
 }

@@ -56,6 +56,12 @@ extension SSHSession {
         }
         fields["fingerprint"] = identity.keyFingerprint
         fields["account"] = identity.accountID
+        if let limitRejection {
+            logger.info(
+                "direct-tcpip channel rejected",
+                fields.merging(["reason": limitRejection]) { a, _ in a })
+            return 1
+        }
         guard channels.count + tunnels.count < server.configuration.maxChannelsPerSession else {
             logger.info(
                 "direct-tcpip channel rejected",

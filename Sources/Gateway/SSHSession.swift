@@ -15,12 +15,22 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
         enum Request {
             case exec(String)
             case shell
+            case subsystem(String)
         }
 
         let channel: ssh_channel
         var pseudoTerminal: SSHPseudoTerminal?
         var request: Request?
         var isServed = false
+        /// Variables from "env" requests, in the order they arrived.
+        var environment: [(name: String, value: String)] = []
+        /// Signal names from "signal" requests (`TERM`, `INT`) not yet taken by the handler.
+        var pendingSignals: [String] = []
+        /// Whether the client asked for agent forwarding ("auth-agent-req@openssh.com").
+        var agentForwardingRequested = false
+        /// Whether the client sent SSH_MSG_CHANNEL_CLOSE. libssh reports a channel closed
+        /// with unread data as open ("delayed close"), so this flag is the reliable sign.
+        var closedByClient = false
 
         init(channel: ssh_channel) {
             self.channel = channel
@@ -29,17 +39,30 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
 
     let session: ssh_session
     let fd: Int32
+    /// The client's address without the port, the key of the per-address limits.
+    let host: String
     let peer: String
     let server: SSHServer
     var logger: Logger
-    private let registryID: Int
+    let registryID: Int
     private let openedAt = ContinuousClock.now
+    private let keyExchangeDeadline: ContinuousClock.Instant
     private let authDeadline: ContinuousClock.Instant
 
     var identity: SSHIdentity?
     var authFailures = 0
     /// Set by a callback when the connection must end, with the reason for the log.
     var closeReason: String?
+    /// The text for the client's SSH_MSG_DISCONNECT, set with `closeReason`.
+    private var disconnectMessage: String?
+    /// Whether the key exchange finished, so that packets can be sent.
+    private var keysExchanged = false
+    /// The limit this authenticated connection is over, in words for the client. Its exec,
+    /// shell and subsystem requests get it on stderr with exit status 7, and its tunnels are
+    /// rejected.
+    var limitRejection: String?
+    /// Requests this connection made that the server rejected without telling the client why.
+    var rejectedRequests: [SSHRejectedRequest] = []
     var channels: [Channel] = []
     var pendingRequests: [Channel] = []
     /// Accepted `direct-tcpip` channels, relayed in `serve()` between polls.
@@ -48,14 +71,21 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
     let serverCallbacks = UnsafeMutablePointer<ssh_server_callbacks_struct>.allocate(capacity: 1)
     let channelCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
 
-    init(session: ssh_session, fd: Int32, registryID: Int, peer: String, server: SSHServer) {
+    init(
+        session: ssh_session, fd: Int32, registryID: Int, host: String, peer: String,
+        server: SSHServer
+    ) {
         self.session = session
         self.fd = fd
         self.registryID = registryID
+        self.host = host
         self.peer = peer
         self.server = server
         self.logger = server.logger.with(["peer": peer])
-        self.authDeadline = ContinuousClock.now + server.configuration.authTimeout
+        let now = ContinuousClock.now
+        self.authDeadline = now + server.configuration.authTimeout
+        self.keyExchangeDeadline =
+            now + min(server.configuration.keyExchangeTimeout, server.configuration.authTimeout)
     }
 
     /// Runs the connection to its end, then frees every libssh object it owns.
@@ -67,6 +97,77 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
             serve()
         }
         finish()
+    }
+
+    /// Ends the connection after the current step: `reason` goes to the log, and `message`,
+    /// if given, to the client.
+    ///
+    /// Before authentication the message goes out as a banner (SSH_MSG_USERAUTH_BANNER),
+    /// which OpenSSH prints at its default log level, INFO, and above; it is flushed with the
+    /// replies. SSH_MSG_DISCONNECT carries it too ("Received disconnect from ...: MESSAGE"),
+    /// but libssh 0.10 may drop that packet (see `sendDisconnect`).
+    func close(reason: String, message: String? = nil) {
+        guard closeReason == nil else { return }
+        closeReason = reason
+        disconnectMessage = message
+        guard let message else { return }
+        ssh_session_set_disconnect_message(session, message)
+        if keysExchanged && identity == nil, let banner = ssh_string_from_char(message + "\n") {
+            ssh_send_issue_banner(session, banner)
+            ssh_string_free(banner)
+        }
+    }
+
+    /// Sends SSH_MSG_DISCONNECT, with the message set by `close`, and closes the socket.
+    ///
+    /// libssh 0.10's ssh_disconnect queues the packet and closes the socket at once. The
+    /// packet goes out only if libssh has seen the socket writable (POLLOUT) since its last
+    /// write, which each write resets. So the message first goes out as SSH_MSG_DEBUG
+    /// (OpenSSH shows it with `-v` as "Remote: ..."), and one poll with nothing queued then
+    /// records the socket as writable. Not guarded by ssh_is_connected, which libssh 0.10
+    /// leaves 0 on server sessions before authentication.
+    private func sendDisconnect() {
+        ssh_set_blocking(session, 1)
+        if keysExchanged, let disconnectMessage, let event = ssh_event_new() {
+            ssh_send_debug(session, disconnectMessage, 1)
+            ssh_blocking_flush(session, 1000)
+            discardInput()
+            ssh_event_add_session(event, session)
+            _ = ssh_event_dopoll(event, 100)
+            ssh_event_remove_session(event, session)
+            ssh_event_free(event)
+        }
+        ssh_disconnect(session)
+    }
+
+    /// Reads and drops what the client sent and libssh has not read, until it has been quiet
+    /// for 50 ms (200 ms at most). Closing a socket with unread input makes the kernel send
+    /// a reset, and a client that receives it may drop the disconnect packet unread.
+    private func discardInput() {
+        let deadline = ContinuousClock.now + .milliseconds(200)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while ContinuousClock.now < deadline, poll(&descriptor, 1, 50) > 0 {
+            guard recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT)) > 0 else { return }
+        }
+    }
+
+    /// Ends the connection at its first authentication request if its address is over the
+    /// limit of failed authentications; returns whether it did.
+    ///
+    /// The check waits for that request, rather than running right after the key exchange,
+    /// because libssh 0.10 loses a disconnect message sent before the client's service
+    /// request has been read (measured with OpenSSH 9.2: the client saw only the close).
+    func rejectBlockedAddress() -> Bool {
+        guard let wait = server.authFailures.blockedFor(host) else { return false }
+        let seconds = max(1, Int(wait.rounded(.up)))
+        logger.warning(
+            "connection rejected: too many failed authentications from this address",
+            ["retry_after_seconds": String(seconds)])
+        close(
+            reason: "too many failed authentications from this address",
+            message: "too many failed authentications from \(host); try again in \(seconds) s")
+        return true
     }
 
     private func finish() {
@@ -89,7 +190,7 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
             ssh_channel_free(channel.channel)
         }
         channels = []
-        if ssh_is_connected(session) != 0 { ssh_disconnect(session) }
+        sendDisconnect()
         // Unregister before ssh_free closes the socket, so that a concurrent shutdown never
         // calls shutdown(2) on a reused descriptor number.
         server.connections.unregister(registryID)
@@ -107,13 +208,19 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
         ssh_set_blocking(session, 0)
         while true {
             let status = ssh_handle_key_exchange(session)
-            if status == SSH_OK { return true }
+            if status == SSH_OK {
+                keysExchanged = true
+                return true
+            }
             guard status == SSH_AGAIN else {
                 logger.info("key exchange failed", ["error": libsshError(session)])
                 return false
             }
-            guard waitForSocket(until: authDeadline) else {
+            guard waitForSocket(until: keyExchangeDeadline) else {
                 closeReason = "key exchange timed out"
+                logger.warning(
+                    "key exchange timed out",
+                    ["timeout_ms": String(milliseconds(of: server.configuration.keyExchangeTimeout))])
                 return false
             }
         }
@@ -167,8 +274,11 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
             if identity == nil {
                 timeout = milliseconds(until: authDeadline)
                 guard timeout > 0 else {
-                    closeReason = "authentication timed out"
+                    let seconds = server.configuration.authTimeout.components.seconds
                     logger.warning("authentication timed out")
+                    close(
+                        reason: "authentication timed out",
+                        message: "authentication timed out after \(seconds) s")
                     break
                 }
             } else {
@@ -188,7 +298,8 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
     private func run(_ channel: Channel, event: ssh_event) {
         guard let identity, let request = channel.request else { return }
         channel.isServed = true
-        let io = SSHCommandIO(session: session, event: event, channel: channel)
+        let io = SSHCommandIO(
+            session: session, event: event, channel: channel, rejectedRequests: rejectedRequests)
         let started = ContinuousClock.now
         let status: Int32
         let name: String
@@ -197,10 +308,23 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
             // Only the start of the first word: arguments, or a mistyped command, may carry names,
             // addresses or pasted secrets not meant for logs.
             name = String((command.split(separator: " ").first ?? "").prefix(24))
-            status = server.handler.exec(command, identity: identity, io: io)
         case .shell:
             name = "shell"
-            status = server.handler.shell(identity: identity, io: io)
+        case .subsystem(let subsystem):
+            name = "subsystem " + subsystem.prefix(24)
+        }
+        if let limitRejection {
+            io.writeError("error: \(limitRejection)\n")
+            status = CommandExitStatus.rateLimited.rawValue
+        } else {
+            switch request {
+            case .exec(let command):
+                status = server.handler.exec(command, identity: identity, io: io)
+            case .shell:
+                status = server.handler.shell(identity: identity, io: io)
+            case .subsystem(let subsystem):
+                status = server.handler.subsystem(subsystem, identity: identity, io: io)
+            }
         }
         let clientHungUp = io.finish(exitStatus: status)
         logger.info(
@@ -214,7 +338,9 @@ final class SSHSession: @unchecked Sendable {  // Used only on its session threa
 
     private func freeClosedChannels() {
         for channel in channels
-        where !channel.isServed && ssh_channel_is_closed(channel.channel) != 0 {
+        where !channel.isServed
+            && (channel.closedByClient || ssh_channel_is_closed(channel.channel) != 0)
+        {
             release(channel)
         }
     }

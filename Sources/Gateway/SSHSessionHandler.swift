@@ -55,6 +55,14 @@ public protocol SSHSessionHandler: Sendable {
     /// `io.pseudoTerminal` is set when the client requested a terminal.
     func shell(identity: SSHIdentity, io: SSHCommandIO) -> Int32
 
+    /// Decides whether to accept a subsystem request (`sftp`, `ssh -s NAME`) before the server
+    /// replies; a rejected one shows as "subsystem request failed" in OpenSSH. The default
+    /// implementation rejects every subsystem.
+    func acceptsSubsystem(_ name: String, identity: SSHIdentity) -> Bool
+
+    /// Runs an accepted subsystem request and returns its exit status.
+    func subsystem(_ name: String, identity: SSHIdentity, io: SSHCommandIO) -> Int32
+
     /// Opens the far end of a `direct-tcpip` channel (`ssh -W host:port`, `ssh -J`) to
     /// `host:port` as the client sent them, or rejects the target.
     ///
@@ -65,6 +73,12 @@ public protocol SSHSessionHandler: Sendable {
 }
 
 extension SSHSessionHandler {
+    /// Rejects every subsystem, for handlers that offer none.
+    public func acceptsSubsystem(_ name: String, identity: SSHIdentity) -> Bool { false }
+
+    /// Never called while `acceptsSubsystem` rejects every subsystem; returns status 1.
+    public func subsystem(_ name: String, identity: SSHIdentity, io: SSHCommandIO) -> Int32 { 1 }
+
     /// Rejects every `direct-tcpip` channel, for handlers that offer no forwarding.
     public func openTunnel(host: String, port: Int, identity: SSHIdentity)
         -> Result<SSHTunnelEndpoint, TunnelRejection>
@@ -98,4 +112,16 @@ public struct TunnelRejection: Error, Sendable, Equatable {
     public init(_ message: String) {
         self.message = message
     }
+}
+
+/// A request that the server rejected where the protocol gives the client no reason to show:
+/// OpenSSH sends agent forwarding requests without asking for a reply, and a rejected
+/// "tcpip-forward" carries no text. Handlers may explain these on stderr.
+public enum SSHRejectedRequest: Sendable, Hashable {
+    /// A "tcpip-forward" global request (`ssh -R`) for this listen address.
+    case remoteForwarding(address: String)
+    /// An "auth-agent-req@openssh.com" channel request (`ssh -A`).
+    case agentForwarding
+    /// An "x11-req" channel request (`ssh -X`).
+    case x11Forwarding
 }

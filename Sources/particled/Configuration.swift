@@ -23,6 +23,7 @@ struct Configuration: Codable {
     var quotaSnapshots = 50
     var billing = BillingConfiguration()
     var idle = IdlePolicyConfiguration()
+    var gateway = GatewayConfiguration()
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case stateDirectory = "state_dir"
@@ -67,6 +68,7 @@ struct Configuration: Codable {
         quotaSnapshots = try container.decodeIfPresent(Int.self, forKey: .quotaSnapshots) ?? defaults.quotaSnapshots
         billing = try BillingConfiguration(from: decoder)
         idle = try IdlePolicyConfiguration(from: decoder)
+        gateway = try GatewayConfiguration(from: decoder)
     }
 
     /// Loads `path`, rejecting unknown keys so that a typo does not silently keep a default.
@@ -82,7 +84,8 @@ struct Configuration: Codable {
         }
         let known = Set(
             CodingKeys.allCases.map(\.rawValue) + BillingConfiguration.CodingKeys.allCases.map(\.rawValue)
-                + IdlePolicyConfiguration.CodingKeys.allCases.map(\.rawValue))
+                + IdlePolicyConfiguration.CodingKeys.allCases.map(\.rawValue)
+                + GatewayConfiguration.CodingKeys.allCases.map(\.rawValue))
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
             throw StartupError(
                 "unknown key '\(unknown)' in \(path); valid keys: \(known.sorted().joined(separator: ", "))")
@@ -125,6 +128,7 @@ struct Configuration: Codable {
         do { _ = try AddressPool(cidr: subnet) } catch { throw StartupError(error.message) }
         try billing.validate(domain: domain)
         try idle.validate()
+        try gateway.validate()
     }
 }
 

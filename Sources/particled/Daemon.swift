@@ -93,16 +93,19 @@ struct Daemon {
 
         let gatewayContext = GatewayContext(
             domain: configuration.domain, httpPort: http.port, sshPort: configuration.sshPort)
+        var sshConfiguration = SSHServer.Configuration(
+            host: configuration.listenAddress, port: configuration.sshPort,
+            hostKeyDirectory: stateDirectory.appendingPathComponent("host_keys").path)
+        configuration.gateway.apply(to: &sshConfiguration)
+        let runner = CommandRunner(
+            control: control, gateway: gatewayContext, logger: Logger(label: "gateway"),
+            commandsPerMinute: configuration.gateway.commandsPerMinute)
         let ssh = SSHServer(
-            configuration: .init(
-                host: configuration.listenAddress, port: configuration.sshPort,
-                hostKeyDirectory: stateDirectory.appendingPathComponent("host_keys").path),
-            handler: GatewayHandler(
-                runner: CommandRunner(
-                    control: control, gateway: gatewayContext, logger: Logger(label: "gateway")),
-                control: control),
+            configuration: sshConfiguration,
+            handler: GatewayHandler(runner: runner, control: control),
             logger: Logger(label: "ssh"))
         try ssh.start()
+        runner.setSSHPort(ssh.port)
 
         let idleScheduler = IdleScheduler(control: control)
         idleScheduler.start()

@@ -74,6 +74,12 @@ final class RecordingHandler: SSHSessionHandler {
         case "wait-for-hangup":
             io.write("ready\n")
             return waitForHangup(io)
+        case "rejected":
+            io.write(io.rejectedRequests.map { "\($0)" }.joined(separator: "\n") + "\n")
+            return 0
+        case "environment":
+            io.write(io.environment.map { "\($0.name)=\($0.value)" }.joined(separator: "\n") + "\n")
+            return 0
         default:
             io.writeError("unknown command: \(command)\n")
             return 127

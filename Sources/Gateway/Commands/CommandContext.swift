@@ -11,6 +11,9 @@ protocol CommandIO: AnyObject {
     func readLine() -> String?
     /// Whether the client has hung up.
     var isClosed: Bool { get }
+    /// Waits up to `timeout` and returns true once the client has hung up, or pressed Ctrl-C
+    /// on a terminal. Other input that arrives meanwhile is discarded.
+    func waitForInterrupt(timeout: Duration) -> Bool
 }
 
 /// The exit statuses of gateway commands, one per kind of error.

@@ -76,7 +76,7 @@ struct CommandLine: Equatable {
     }
 }
 
-/// The arguments of one command: positional words plus `--flag` and `--option value` forms.
+/// The arguments of one command: positional words plus `--flag`, `-f` and `--option value` forms.
 struct Arguments {
     var positional: [String] = []
     var flags: Set<String> = []
@@ -84,14 +84,23 @@ struct Arguments {
     var rest: String?
 
     /// Splits `words`; `valueOptions` names the options that take a value (`--size p2`, or
-    /// `--size=p2`); every other `--word` is a flag and must be in `knownFlags`.
+    /// `--size=p2`); every other `--word` is a flag and must be in `knownFlags`. `shortFlags`
+    /// maps one-letter flags to their long names (`-f` to `follow`).
     init(
         _ words: ArraySlice<String>, rest: String?, valueOptions: Set<String> = [],
-        knownFlags: Set<String> = [], command: String
+        knownFlags: Set<String> = [], shortFlags: [Character: String] = [:], command: String
     ) throws(ControlError) {
         self.rest = rest
         var iterator = words.makeIterator()
         while let word = iterator.next() {
+            if word.count == 2, word.hasPrefix("-"), let letter = word.last, letter.isLetter {
+                guard let name = shortFlags[letter] else {
+                    throw .invalidArgument(
+                        "unknown option \(word) for \(command); see `help \(command)`")
+                }
+                flags.insert(name)
+                continue
+            }
             guard word.hasPrefix("--"), word.count > 2 else {
                 positional.append(word)
                 continue

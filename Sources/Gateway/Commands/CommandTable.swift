@@ -8,18 +8,21 @@ struct GatewayCommand: Sendable {
     var examples: [String]
     var valueOptions: Set<String> = []
     var flags: Set<String> = []
+    /// One-letter flags and the long flag each stands for, like `-f` for `--follow`.
+    var shortFlags: [Character: String] = [:]
     var run: @Sendable (Arguments, CommandContext) throws -> Void
 }
 
 extension GatewayCommand {
     /// Every command, in the order `help` lists them.
     static let all: [GatewayCommand] = [
-        create, list, status, start, stop, sleep, whyAwake, delete, exec, logs, duplicate, rebuild, rename, resize,
-        port, idle, domain, snapshot, keys, images, whoami, apiKey, help,
+        create, list, show, status, start, stop, sleep, whyAwake, delete, exec, logs, duplicate,
+        rebuild, rename, resize, port, idle, domain, snapshot, keys, images, whoami, balance, history,
+        usage, topUp, email, apiKey, help,
     ]
 
     static func named(_ name: String) -> GatewayCommand? {
-        let aliases = ["list": "ls", "rm": "delete"]
+        let aliases = ["list": "ls", "rm": "delete", "rotate-key": "api-key"]
         let resolved = aliases[name] ?? name
         return all.first { $0.name == resolved }
     }
@@ -45,7 +48,12 @@ extension GatewayCommand {
         if !examples.isEmpty {
             text += "\nexamples:\n"
             for example in examples {
-                text += "  ssh -p \(gateway.sshPort) \(gateway.publicHost) \(example)\n"
+                // An indented example continues the one before it and is not a gateway command.
+                if example.hasPrefix(" ") {
+                    text += "  \(example)\n"
+                } else {
+                    text += "  ssh -p \(gateway.sshPort) \(gateway.publicHost) \(example)\n"
+                }
             }
         }
         text += "\nEvery command accepts --json to print the REST API's JSON."
@@ -65,7 +73,10 @@ extension GatewayCommand {
         for status in CommandExitStatus.allCases {
             text += "  \(status.rawValue)  \(status.meaning)\n"
         }
-        text += "\nRun `help COMMAND` for a command's options and examples."
+        text += "\nRun `help COMMAND` for a command's options and examples.\n"
+        text += "`ssh -t -p \(gateway.sshPort) \(gateway.publicHost)` with no command opens a prompt"
+        text += " for these commands.\n"
+        text += "`ssh -p \(gateway.sshPort) NAME@\(gateway.publicHost)` opens a shell in your particle NAME."
         return text
     }
 }

@@ -44,6 +44,20 @@ extension GatewayCommand {
         context.print(columns([["NAME", "SIZE", "STATUS", "IDLE", "IMAGE", "URL"]] + rows))
     }
 
+    static let show = GatewayCommand(
+        name: "show", usage: "show NAME",
+        summary: "Show one particle's settings, as GET /v1/particles/NAME returns them.",
+        examples: ["show web", "show web --json"]
+    ) { arguments, context in
+        let name = try arguments.required(0, "particle name", usage: "show NAME")
+        try arguments.expectAtMost(1, usage: "show NAME")
+        let accountID = context.accountID
+        let particle = try context.perform { try await $0.particle(accountID: accountID, name: name) }
+        if context.json { return context.printJSON(particle.detailJSON) }
+        guard case .object(let fields) = particle.detailJSON else { return }
+        context.print(table(.object(fields + [("url", .string(context.gateway.url(particle)))])))
+    }
+
     static let status = GatewayCommand(
         name: "status", usage: "status NAME",
         summary: "Show a particle with live numbers from its guest.", examples: ["status web"]
@@ -158,28 +172,47 @@ extension GatewayCommand {
     }
 
     static let logs = GatewayCommand(
-        name: "logs", usage: "logs NAME [--offset BYTES]",
-        summary: "Print a particle's serial console output.", examples: ["logs web"],
-        valueOptions: ["offset"]
-    ) { arguments, context in
-        let name = try arguments.required(0, "particle name", usage: "logs NAME")
-        try arguments.expectAtMost(1, usage: "logs NAME")
+        name: "logs", usage: "logs NAME [--offset BYTES] [-f]",
+        summary: "Print a particle's serial console output; -f (--follow) keeps printing new"
+            + " output until you hang up or press Ctrl-C.",
+        examples: ["logs web", "logs web -f", "logs web --offset 4096 --json"],
+        valueOptions: ["offset"], flags: ["follow"], shortFlags: ["f": "follow"],
+        run: runLogs)
+
+    /// How often `logs -f` reads the serial log again once it has printed everything.
+    static let followInterval = Duration.milliseconds(250)
+
+    private static func runLogs(_ arguments: Arguments, _ context: CommandContext) throws {
+        let usage = "logs NAME [--offset BYTES] [-f]"
+        let name = try arguments.required(0, "particle name", usage: usage)
+        try arguments.expectAtMost(1, usage: usage)
         let offsetText = arguments.options["offset"] ?? "0"
-        guard let offset = Int(offsetText) else {
+        guard var offset = Int(offsetText) else {
             throw ControlError.invalidArgument("invalid offset '\(offsetText)'; use a number of bytes")
         }
+        let follow = arguments.flags.contains("follow")
         let accountID = context.accountID
-        let (particle, bytes, next) = try context.perform {
-            try await $0.logs(accountID: accountID, name: name, offset: offset)
-        }
-        if context.json {
-            context.printJSON(.object([
-                ("logs", .string(String(decoding: bytes, as: UTF8.self))),
-                ("offset", .int(Int64(next))), ("status", .string(particle.status.rawValue)),
-            ]))
-        } else {
-            context.io.write(bytes: bytes)
-        }
+        repeat {
+            let requested = offset
+            let (particle, bytes, next) = try context.perform {
+                try await $0.logs(accountID: accountID, name: name, offset: requested)
+            }
+            offset = next
+            if context.json && (!follow || !bytes.isEmpty) {
+                let json = JSON.object([
+                    ("logs", .string(String(decoding: bytes, as: UTF8.self))),
+                    ("offset", .int(Int64(next))), ("status", .string(particle.status.rawValue)),
+                ])
+                // Following prints one compact object per line (JSON Lines), so that a reader
+                // can parse each chunk as it arrives.
+                follow ? context.io.write(json.serialized() + "\n") : context.printJSON(json)
+            } else if !context.json {
+                context.io.write(bytes: bytes)
+            }
+            // A full read means more is waiting; read again at once.
+            guard bytes.isEmpty else { continue }
+            if follow && context.io.waitForInterrupt(timeout: followInterval) { return }
+        } while follow && !context.io.isClosed
     }
 
     static let images = GatewayCommand(
@@ -198,14 +231,6 @@ extension GatewayCommand {
         context.print(columns([["ID", "NAME", "DEFAULT", "AVAILABLE"]] + rows))
     }
 
-    static let whoami = GatewayCommand(
-        name: "whoami", usage: "whoami", summary: "Show your account.", examples: ["whoami"]
-    ) { arguments, context in
-        try arguments.expectAtMost(0, usage: "whoami")
-        let accountID = context.accountID
-        let account = try context.perform { try await $0.account(id: accountID) }
-        context.json ? context.printJSON(account.json) : context.print(table(account.json))
-    }
 }
 
 /// Ends a command with a given exit status without an error message (for `exec`).

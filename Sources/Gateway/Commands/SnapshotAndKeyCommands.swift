@@ -18,7 +18,7 @@ extension GatewayCommand {
                 return context.printJSON(.object([("snapshots", .array(snapshots.map(\.summaryJSON)))]))
             }
             guard !snapshots.isEmpty else { return context.print("no snapshots of '\(name)'") }
-            let rows = snapshots.map { [$0.name, $0.id, "\($0.sizeBytes >> 20) MiB", JSON.time($0.createdAt).serialized()] }
+            let rows = snapshots.map { [$0.name, $0.id, "\($0.sizeBytes >> 20) MiB", JSON.time($0.createdAt).plainText] }
             return context.print(columns([["NAME", "ID", "SIZE", "CREATED"]] + rows))
         }
         let snapshotName = try arguments.required(2, "snapshot name", usage: usage)
@@ -69,8 +69,14 @@ extension GatewayCommand {
             context.print(columns([["ID", "NAME", "TYPE", "FINGERPRINT"]] + rows))
         case "challenge":
             try arguments.expectAtMost(1, usage: usage)
-            let challenge = try context.perform { $0.challenges.issue().challenge }
-            context.io.write(challenge + "\n")
+            let (challenge, expiresAt) = try context.perform { $0.challenges.issue() }
+            guard context.json else { return context.io.write(challenge + "\n") }
+            // The body of GET /v1/accounts/challenge.
+            context.printJSON(
+                .object([
+                    ("challenge", .string(challenge)), ("namespace", .string("particle")),
+                    ("expires_at", JSON.time(expiresAt)),
+                ]))
         case "add":
             try arguments.expectAtMost(2, usage: usage)
             let name = arguments.positional.count > 1 ? arguments.positional[1] : nil
