@@ -45,12 +45,20 @@ public struct CrashPoint: Sendable, Equatable, CustomStringConvertible {
     public static let snapshotDeleteStored = CrashPoint("snapshot-delete.stored")
     public static let snapshotDeleteDeleted = CrashPoint("snapshot-delete.deleted")
 
+    public static let sleepStored = CrashPoint("sleep.stored")
+    /// The guest's memory is saved in full and its QEMU, paused, has not quit yet.
+    public static let sleepSaved = CrashPoint("sleep.saved")
+    /// A wake has loaded the saved memory into a paused QEMU; the saved files still exist.
+    public static let wakeLoaded = CrashPoint("wake.loaded")
+    /// The woken guest runs, and the store does not know yet.
+    public static let wakeResumed = CrashPoint("wake.resumed")
+
     public static let all: [CrashPoint] = [
         createStored, createTemplateResumed, startStored, bootLaunched, stopStored,
         stopPowerdownSent, deleteStored, deleteDestroyed, duplicateStored, duplicateCopied,
         rebuildStored, rebuildReplaced, resizeStored, renameStored, snapshotCreateStored,
         snapshotCreatePaused, snapshotCreateTaken, snapshotRestoreStored, snapshotDeleteStored,
-        snapshotDeleteDeleted,
+        snapshotDeleteDeleted, sleepStored, sleepSaved, wakeLoaded, wakeResumed,
     ]
 
     private static let selected = ProcessInfo.processInfo.environment[environmentVariable]

@@ -122,6 +122,48 @@ import Testing
         #expect(try rig.taps().isEmpty)
     }
 
+    @Test func sleepAndWake() throws {
+        let rig = try CrashRig()
+        defer { rig.harness.stop() }
+        try rig.waitForTemplate()
+        #expect(try rig.api("POST", "/v1/particles", #"{"name": "z"}"#).status == 201)
+        let id = try rig.id("z")
+        #expect(try rig.exec("z", "systemd-run --unit marker sleep 86400 >/dev/null 2>&1; echo ok") == "ok\n")
+        let files = rig.particlesFolder.appendingPathComponent(id)
+        let saved = { FileManager.default.fileExists(atPath: files.appendingPathComponent("memory.state").path) }
+        let leftovers = {
+            ((try? FileManager.default.contentsOfDirectory(atPath: files.path)) ?? []).filter { $0.hasSuffix(".partial") }
+        }
+
+        // Sleep, killed once the status says stopping: the guest still runs and is adopted.
+        let running = try rig.qemuProcesses(id)
+        try rig.crash(at: "sleep.stored") { _ = try rig.api("POST", "/v1/particles/z/sleep") }
+        try rig.waitForStatus("z", "running")
+        #expect(try rig.qemuProcesses(id) == running, "the same QEMU is adopted")
+        #expect(!saved())
+
+        // Sleep, killed with the memory saved and QEMU paused: the particle sleeps.
+        try rig.crash(at: "sleep.saved") { _ = try rig.api("POST", "/v1/particles/z/sleep") }
+        try rig.waitForStatus("z", "sleeping")
+        #expect(try rig.qemuProcesses(id).isEmpty)
+        #expect(saved() && leftovers().isEmpty, "\(leftovers())")
+
+        // Wake, killed with the memory loaded but the guest not resumed: the file is whole, the
+        // half-started QEMU is ended, and the particle sleeps on.
+        try rig.crash(at: "wake.loaded") { _ = try rig.api("POST", "/v1/particles/z/start") }
+        try rig.waitForStatus("z", "sleeping")
+        #expect(try rig.qemuProcesses(id).isEmpty)
+        #expect(saved())
+
+        // Wake, killed after the guest resumed: it is adopted running and its memory file gone.
+        try rig.crash(at: "wake.resumed") { _ = try rig.api("POST", "/v1/particles/z/start") }
+        try rig.waitForStatus("z", "running")
+        #expect(try rig.qemuProcesses(id).count == 1)
+        #expect(!saved())
+        // Through all of it the guest's processes lived on.
+        #expect(try rig.exec("z", "systemctl is-active marker") == "active\n")
+    }
+
     @Test func diskOperations() throws {
         let rig = try CrashRig()
         defer { rig.harness.stop() }
@@ -321,7 +363,7 @@ struct CrashRig: Sendable {
         return snapshots.map { ($0["id"] as? String ?? "", $0["name"] as? String ?? "") }
     }
 
-    private var particlesFolder: URL { harness.stateDirectory.appendingPathComponent("particles") }
+    var particlesFolder: URL { harness.stateDirectory.appendingPathComponent("particles") }
 
     func folder(_ id: String) -> URL { particlesFolder.appendingPathComponent(id) }
 

@@ -25,6 +25,7 @@ extension Control {
     func sleepLocked(_ particle: Particle, reason: String) async throws -> Particle {
         let fields = ["account": particle.accountID, "particle": particle.id, "name": particle.name]
         let stopping = try await setStatus(particle, .stopping)
+        CrashPoint.reach(.sleepStored)
         let nextTimer: Date?
         do {
             nextTimer = try await hypervisor.sleep(particleID: particle.id)

@@ -90,6 +90,7 @@ extension QEMUHypervisor {
             _ = try? monitor.execute("cont")
             throw ControlError(.unavailable, "saving the guest's memory failed; it runs on", cause: "\(error)")
         }
+        CrashPoint.reach(.sleepSaved)
         // QEMU may close the connection before it answers `quit`.
         _ = try? monitor.execute("quit")
     }
@@ -143,12 +144,14 @@ extension QEMUHypervisor {
         let started = ContinuousClock.now
         let steps = try await onNewThread(name: "particle-wake") { [self] in
             let monitor = try restoreMemory(spec, files: particleFiles)
+            CrashPoint.reach(.wakeLoaded)
             let loaded = ContinuousClock.now
             // From `cont` on the disk moves away from the saved memory: never load it again.
             try FileManager.default.removeItem(at: particleFiles.memoryState)
             try? FileManager.default.removeItem(at: particleFiles.savedRAM)
             try Self.sync(particleFiles.directory)
             try monitor.execute("cont")
+            CrashPoint.reach(.wakeResumed)
             if FileManager.default.fileExists(atPath: particleFiles.identityPending.path) {
                 // Another particle's memory (a duplicate): the guest must take this one's
                 // identity before anything reaches it.
