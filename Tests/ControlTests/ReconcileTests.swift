@@ -162,15 +162,18 @@ import Testing
         try await begin(store, web, .stop)
         try await control.setStatus(web, .stopping)
         try await control.reconcile()
+        // The stop finishes in the background: wait for its status and for its note to go.
         var status = try await control.particle(accountID: owner, name: "web").status
-        for _ in 0..<100 where status != .stopped {
+        var pending = try await store.pendingOperations()
+        for _ in 0..<100 where status != .stopped || !pending.isEmpty {
             try await Task.sleep(for: .milliseconds(20))
             status = try await control.particle(accountID: owner, name: "web").status
+            pending = try await store.pendingOperations()
         }
         #expect(status == .stopped)
         #expect(hypervisor.calls.contains("adopt"))
         #expect(hypervisor.calls.contains("stop"))
-        #expect(try await store.pendingOperations().isEmpty)
+        #expect(pending.isEmpty)
     }
 
     @Test func interruptedSleepKeepsRunning() async throws {

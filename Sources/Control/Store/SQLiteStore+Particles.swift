@@ -7,7 +7,7 @@ extension SQLiteStore {
         """
 
     public func particles(accountID: String) async throws -> [Particle] {
-        try await selectParticles("WHERE account_id = ? ORDER BY created_at, name", [.text(accountID)])
+        try await selectParticles("WHERE account_id = ? ORDER BY created_at, rowid", [.text(accountID)])
     }
 
     public func allParticles() async throws -> [Particle] {

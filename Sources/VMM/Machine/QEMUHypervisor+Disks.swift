@@ -91,7 +91,7 @@ extension QEMUHypervisor {
             defer { close(ram) }
             try SparseCopy.copy(from: ram, to: target.savedRAM)
         }
-        FileManager.default.createFile(atPath: target.identityPending.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: target.identityPending.path, contents: nil)
         // The device state goes last: its presence marks the copy's saved memory complete.
         let partial = target.memoryStatePartial
         try? FileManager.default.removeItem(at: partial)

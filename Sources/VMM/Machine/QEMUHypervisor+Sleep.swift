@@ -155,11 +155,7 @@ extension QEMUHypervisor {
             if FileManager.default.fileExists(atPath: particleFiles.identityPending.path) {
                 // Another particle's memory (a duplicate): the guest must take this one's
                 // identity before anything reaches it.
-                let agent = try GuestAgent(path: particleFiles.agentSocket.path)
-                try agent.setClock()
-                try agent.refreshEntropy()
-                try agent.applyIdentity()
-                try FileManager.default.removeItem(at: particleFiles.identityPending)
+                try applyPendingIdentity(particleFiles)
             } else {
                 // The clock and entropy requests go out at once, but their round trips through
                 // the just-resumed guest stay off the wake's path: the first request is waiting.
@@ -307,6 +303,15 @@ extension QEMUHypervisor {
                 return .running
             }
             if status == "running" {
+                if FileManager.default.fileExists(atPath: particleFiles.identityPending.path) {
+                    // Resumed from another guest's memory, killed before the identity was applied.
+                    do {
+                        try applyPendingIdentity(particleFiles)
+                        logger.notice("applied the identity of a resumed guest", fields)
+                    } catch {
+                        logger.warning("cannot apply the identity of a resumed guest", fields.merging(["error": "\(error)"]) { a, _ in a })
+                    }
+                }
                 if particleFiles.hasMemoryState {
                     logger.warning("removing saved memory of a guest that runs", fields)
                     try? FileManager.default.removeItem(at: particleFiles.memoryState)
@@ -338,6 +343,9 @@ extension QEMUHypervisor {
             do {
                 try monitor.execute("cont")
                 logger.notice("resumed a guest left paused", fields.merging(["qemu": status]) { a, _ in a })
+                if FileManager.default.fileExists(atPath: particleFiles.identityPending.path) {
+                    try applyPendingIdentity(particleFiles)
+                }
             } catch {
                 logger.warning("cannot resume a paused guest", fields.merging(["error": "\(error)"]) { a, _ in a })
             }

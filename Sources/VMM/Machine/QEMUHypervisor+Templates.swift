@@ -116,11 +116,20 @@ extension QEMUHypervisor {
         let state = template.appendingPathComponent("memory.state").path
         try monitor.execute("migrate-incoming", ["uri": "exec:cat \(Self.shellQuoted(state))"])
         try waitForIncoming(monitor, deadline: .seconds(120))
+        // Until the agent confirms the identity, a restart must apply it (see `recover`).
+        _ = FileManager.default.createFile(atPath: files.identityPending.path, contents: nil)
         try monitor.execute("cont")
+        try applyPendingIdentity(files)
+    }
+
+    /// Gives a guest resumed from another guest's memory this particle's clock, entropy and
+    /// identity, then removes the `identity.pending` marker.
+    func applyPendingIdentity(_ files: ParticleFiles) throws {
         let agent = try GuestAgent(path: files.agentSocket.path)
         try agent.setClock()
         try agent.refreshEntropy()
         try agent.applyIdentity()
+        try FileManager.default.removeItem(at: files.identityPending)
     }
 
     /// Builds the template for particles of this image and shape unless it exists or another
