@@ -125,6 +125,11 @@ class Bare:
         self.source = source
 
     def start(self, disk):
+        # particled removed the particle's tap when it stopped it: make one on the bridge.
+        tap = next(w.split("ifname=")[1].split(",")[0] for w in self.argv if "ifname=" in w)
+        if run("ip", "-n", NETNS, "link", "show", "dev", tap, check=False).returncode != 0:
+            run("ip", "-n", NETNS, "tuntap", "add", "dev", tap, "mode", "tap")
+            run("ip", "-n", NETNS, "link", "set", tap, "master", "pbr0", "up")
         argv = [w.replace(f"{self.source}/disk.qcow2", disk) for w in self.argv]
         self.process = subprocess.Popen(["ip", "netns", "exec", NETNS, "qemu-system-x86_64", *argv],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
