@@ -109,8 +109,9 @@ extension Control {
         if particle.status == .running {
             return try await hypervisor.connect(address: particle.address, port: destination.port)
         }
-        guard Self.wakesOnUse(particle) || particle.status == .starting else {
-            throw ControlError.unavailable(
+        // A particle that is starting, or stopping (maybe for a sleep), is waited for.
+        guard Self.wakesOnUse(particle) || particle.status == .starting || particle.status == .stopping else {
+            throw ControlError.invalidState(
                 "particle '\(particle.name)' is \(particle.status.rawValue); start it with"
                     + " `start \(particle.name)`")
         }
@@ -119,12 +120,17 @@ extension Control {
         let awake = try await withDeadline(deadline, onTimeout: Self.wakeTimeout(particle)) {
             try await wake.value
         }
-        // A woken guest's server is back at once; a booted one may need a moment to listen.
+        // A woken guest's server is back at once, so a refusal after a wake is the real answer
+        // (502) within a second; a booted guest may need the whole hold to start listening.
+        let retryUntil = particle.status == .sleeping ? min(deadline, ContinuousClock.now + .seconds(1)) : deadline
         while true {
             do {
                 return try await hypervisor.connect(address: awake.address, port: destination.port)
             } catch {
-                guard ContinuousClock.now + .milliseconds(50) < deadline else { throw Self.wakeTimeout(particle) }
+                guard ContinuousClock.now + .milliseconds(50) < retryUntil else {
+                    if retryUntil < deadline { throw error }
+                    throw Self.wakeTimeout(particle)
+                }
                 try await Task.sleep(for: .milliseconds(50))
             }
         }

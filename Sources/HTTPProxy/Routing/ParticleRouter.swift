@@ -77,7 +77,8 @@ public struct ParticleRouter: HTTPResponder {
             response.headers.add(name: "Refresh", value: "2")
             return response
         }
-        if let error = error as? ControlError, error.code == .invalidState || error.code == .unavailable,
+        // Not woken by use (stopped under `on` or `none`), or a wake that failed.
+        if let error = error as? ControlError, error.code == .invalidState || error.code == .internal,
             particle.status != .running
         {
             return ErrorPage.response(

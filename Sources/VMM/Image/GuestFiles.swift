@@ -142,6 +142,8 @@ enum GuestFiles {
     ///
     /// One request per line, `COMMAND ID [ARGUMENTS]`, answered by `ok ID` or `error ID REASON`:
     /// - `ping ID`
+    /// - `sync ID`: writes the guest's dirty page cache to its disk (before a sleep, so that a
+    ///   copy or snapshot of the sleeping disk has the latest writes);
     /// - `timers ID`, answered by `ok ID EPOCH`: when the next active systemd timer is due, in
     ///   seconds since the epoch, or 0 for none, so the host can wake a sleeping particle for it;
     /// - `time ID SECONDS NANOSECONDS` sets the wall clock (after a wake, it is behind by the
@@ -174,9 +176,10 @@ enum GuestFiles {
 
         # Seconds in a systemd time span like "9min 8.250372s".
         sub span_seconds {
+            my ($span) = @_;  # a copy: the loop's own match would overwrite a caller's $1
             my %unit = (us => 1e-6, ms => 1e-3, s => 1, min => 60, h => 3600, d => 86400, w => 604800);
             my $total = 0;
-            $total += $1 * $unit{$2} while $_[0] =~ /([\d.]+)(us|ms|s|min|h|d|w)\b/g;
+            $total += $1 * $unit{$2} while $span =~ /([\d.]+)(us|ms|s|min|h|d|w)\b/g;
             return $total;
         }
 
@@ -218,6 +221,8 @@ enum GuestFiles {
             return unless defined $id;
             if ($command eq 'ping') {
                 reply('ok', $id);
+            } elsif ($command eq 'sync') {
+                system('sync') == 0 ? reply('ok', $id) : reply('error', $id, 'sync failed');
             } elsif ($command eq 'timers') {
                 reply('ok', $id, next_timer());
             } elsif ($command eq 'time' && "@arguments" =~ /^(\d+) (\d+)$/) {

@@ -37,7 +37,9 @@ extension QEMUHypervisor {
         let nextTimer = try await onNewThread(name: "particle-sleep") { [self] in
             var nextTimer: Date?
             do {
-                nextTimer = try GuestAgent(path: particleFiles.agentSocket.path).nextTimer()
+                let agent = try GuestAgent(path: particleFiles.agentSocket.path)
+                nextTimer = try agent.nextTimer()
+                try agent.request("sync", [], timeout: .seconds(30))
             } catch {
                 logger.warning("cannot ask the guest for its timers", fields.merging(["error": "\(error)"]) { a, _ in a })
             }
@@ -204,8 +206,12 @@ extension QEMUHypervisor {
             try SparseCopy.copy(from: source, to: particleFiles.ramFile)
         }
         let launched = ContinuousClock.now
+        // The RAM file goes where this process keeps them now (`memory_dir` may have changed).
+        let currentArgv = argv.map { word in
+            word.hasPrefix("memory-backend-file,") ? Self.replacingMemoryPath(in: word, with: particleFiles.ramFile.path) : word
+        }
         let monitor = try startQEMU(
-            argv + ["-incoming", "defer"], tap: spec.tapName, particleID: spec.particleID,
+            currentArgv + ["-incoming", "defer"], tap: spec.tapName, particleID: spec.particleID,
             files: particleFiles)
         logger.debug(
             "QEMU started for a wake",
@@ -356,6 +362,16 @@ extension QEMUHypervisor {
         }
         return state
     }
+
+    /// Replaces the `mem-path=` value of a `memory-backend-file` option with `path`.
+    static func replacingMemoryPath(in option: String, with path: String) -> String {
+        option.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix("mem-path=") ? "mem-path=\(escapeOption(path))" : String($0) }
+            .joined(separator: ",")
+    }
+
+    /// Doubles commas for QEMU's option syntax.
+    static func escapeOption(_ value: String) -> String { value.replacingOccurrences(of: ",", with: ",,") }
 
     /// Quotes `text` for `/bin/sh`, which runs QEMU's `exec:` migration commands.
     static func shellQuoted(_ text: String) -> String {
