@@ -22,7 +22,7 @@ cleanup() {
     [ -n "${daemon:-}" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
     pkill -9 -f "qemu-system.*$work" 2>/dev/null || true
     ip netns delete "$netns" 2>/dev/null || true
-    rm -rf "$work"
+    rm -rf "$work" "/dev/shm/particle-bench-$$"
 }
 trap cleanup EXIT
 
@@ -166,7 +166,7 @@ echo "particle: $particle_summary"
 echo "bare QEMU: $bare_summary"
 echo "ratio of medians (particle / bare QEMU): $ratio"
 
-accelerator=$(grep -o 'accelerator=[a-z]*' "$work/particled.log" | head -1 || true)
+accelerator=$(grep -o 'accelerator [a-z]*' "$work/particled.log" | head -1 || true)
 {
     echo
     echo "## Wake from sleep to first HTTP byte ($(date -u +%Y-%m-%d))"
