@@ -194,6 +194,9 @@ extension QEMUHypervisor {
         }
         let separateRAM = FileManager.default.fileExists(atPath: particleFiles.savedRAM.path)
         let copying = ContinuousClock.now
+        // The RAM file is made at its full size first; its data is written while QEMU starts and
+        // maps it (QEMU does not touch guest RAM while it waits for incoming state).
+        let copy = Locked<(done: Bool, error: (any Error)?)>((false, nil))
         if separateRAM {
             try FileManager.default.createDirectory(
                 at: configuration.memoryDirectory, withIntermediateDirectories: true,
@@ -202,8 +205,28 @@ extension QEMUHypervisor {
             guard source >= 0 else {
                 throw ControlError.internal("opening the saved RAM failed", detail: String(cString: strerror(errno)))
             }
-            defer { close(source) }
-            try SparseCopy.copy(from: source, to: particleFiles.ramFile)
+            let target: Int32
+            do {
+                target = try SparseCopy.create(particleFiles.ramFile, sizedLike: source)
+            } catch {
+                close(source)
+                throw error
+            }
+            let name = particleFiles.ramFile.lastPathComponent
+            Thread.detachNewThread {
+                defer {
+                    close(source)
+                    close(target)
+                }
+                do {
+                    try SparseCopy.fill(target, from: source, name: name)
+                    copy.withLock { $0.done = true }
+                } catch {
+                    copy.withLock { $0 = (true, error) }
+                }
+            }
+        } else {
+            copy.withLock { $0.done = true }
         }
         let launched = ContinuousClock.now
         // The RAM file goes where this process keeps them now (`memory_dir` may have changed).
@@ -213,11 +236,17 @@ extension QEMUHypervisor {
         let monitor = try startQEMU(
             currentArgv + ["-incoming", "defer"], tap: spec.tapName, particleID: spec.particleID,
             files: particleFiles)
+        let started = ContinuousClock.now
+        while !copy.withLock({ $0.done }) { usleep(500) }
+        if let error = copy.withLock({ $0.error }) {
+            if let pid = particleFiles.runningPID() { kill(pid, SIGKILL) }
+            throw error
+        }
         logger.debug(
             "QEMU started for a wake",
             [
-                "particle": spec.particleID, "copy_ms": "\((launched - copying).milliseconds)",
-                "start_ms": "\((ContinuousClock.now - launched).milliseconds)",
+                "particle": spec.particleID, "start_ms": "\((started - launched).milliseconds)",
+                "copy_ms": "\((ContinuousClock.now - copying).milliseconds)",
             ])
         do {
             try monitor.execute(

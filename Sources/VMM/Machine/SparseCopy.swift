@@ -11,13 +11,31 @@ enum SparseCopy {
     /// Copies the file open at `source` into a new file at `destination` (mode 0600) with the
     /// same size and holes where the source has them.
     static func copy(from source: Int32, to destination: URL) throws {
+        let target = try create(destination, sizedLike: source)
+        defer { close(target) }
+        try fill(target, from: source, name: destination.lastPathComponent)
+    }
+
+    /// Creates `destination` (mode 0600) with the size of the file open at `source`, all hole,
+    /// and returns it open for writing: a reader may map it before `fill` writes the data.
+    static func create(_ destination: URL, sizedLike source: Int32) throws -> Int32 {
+        var status = stat()
+        guard fstat(source, &status) == 0 else { throw failure("reading the size of the source") }
+        let target = open(destination.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard target >= 0 else { throw failure("creating \(destination.lastPathComponent)") }
+        guard ftruncate(target, off_t(status.st_size)) == 0 else {
+            close(target)
+            throw failure("sizing \(destination.lastPathComponent)")
+        }
+        return target
+    }
+
+    /// Writes the data regions of the file open at `source` into `target` at the same offsets.
+    static func fill(_ target: Int32, from source: Int32, name: String) throws {
         var status = stat()
         guard fstat(source, &status) == 0 else { throw failure("reading the size of the source") }
         let size = off_t(status.st_size)
-        let target = open(destination.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard target >= 0 else { throw failure("creating \(destination.lastPathComponent)") }
-        defer { close(target) }
-        guard ftruncate(target, size) == 0 else { throw failure("sizing \(destination.lastPathComponent)") }
+        let destination = URL(fileURLWithPath: name)
 
         let chunk = 4 << 20
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 4096)
