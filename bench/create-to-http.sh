@@ -24,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 
 [ -x "$particled" ] || { echo "error: $particled is missing; run: swift build -c release" >&2; exit 1; }
-[ -f "$images/images/debian-12/image.json" ] || {
+ls "$images"/images/debian-12-*/image.json > /dev/null 2>&1 || {
     echo "error: no debian-12 image in $images; run ./test once or particled build-image" >&2; exit 1; }
 
 mkdir -p "$work/state"

@@ -86,6 +86,14 @@ struct JSONBody: Sendable {
         return text
     }
 
+    func bool(_ field: String) throws -> Bool? {
+        switch object[field] {
+        case nil: return nil
+        case .bool(let value): return value
+        default: throw APIError.badRequest("invalid field '\(field)': expected true or false")
+        }
+    }
+
     func integer(_ field: String) throws -> Int? {
         switch object[field] {
         case nil: return nil

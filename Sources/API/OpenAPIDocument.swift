@@ -259,6 +259,12 @@ enum OpenAPIDocument {
                   "name": "$response.body#/name"
                 }
               },
+              "sleepParticle": {
+                "operationId": "sleepParticle",
+                "parameters": {
+                  "name": "$response.body#/name"
+                }
+              },
               "getLogs": {
                 "operationId": "getLogs",
                 "parameters": {
@@ -613,6 +619,52 @@ enum OpenAPIDocument {
         ]
       }
     },
+    "/v1/particles/{name}/sleep": {
+      "post": {
+        "summary": "Put a running particle to sleep (beyond the reference): its memory is saved to disk and its guest stops; the next use or start resumes it with its processes intact",
+        "operationId": "sleepParticle",
+        "responses": {
+          "200": {
+            "description": "The particle",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Particle"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Error"
+          },
+          "404": {
+            "$ref": "#/components/responses/Error"
+          },
+          "409": {
+            "$ref": "#/components/responses/Error"
+          },
+          "429": {
+            "$ref": "#/components/responses/Error"
+          },
+          "500": {
+            "$ref": "#/components/responses/Error"
+          },
+          "503": {
+            "$ref": "#/components/responses/Error"
+          }
+        },
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "$ref": "#/components/schemas/ParticleName"
+            }
+          }
+        ]
+      }
+    },
     "/v1/particles/{name}/logs": {
       "get": {
         "summary": "Read the serial console log",
@@ -692,6 +744,46 @@ enum OpenAPIDocument {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/ParticleStatus"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Error"
+          },
+          "404": {
+            "$ref": "#/components/responses/Error"
+          },
+          "429": {
+            "$ref": "#/components/responses/Error"
+          },
+          "500": {
+            "$ref": "#/components/responses/Error"
+          }
+        },
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "$ref": "#/components/schemas/ParticleName"
+            }
+          }
+        ]
+      }
+    },
+    "/v1/particles/{name}/why-awake": {
+      "get": {
+        "summary": "What keeps a particle awake (beyond the reference): open SSH sessions, HTTP requests and tunnels, exec commands, the policy, and when it sleeps if nothing changes",
+        "operationId": "whyAwake",
+        "responses": {
+          "200": {
+            "description": "The report",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/WakeReport"
                 }
               }
             }
@@ -1349,6 +1441,10 @@ enum OpenAPIDocument {
                 "properties": {
                   "name": {
                     "$ref": "#/components/schemas/ParticleName"
+                  },
+                  "with_memory": {
+                    "type": "boolean",
+                    "description": "Beyond the reference: copy a sleeping particle's memory too; the copy sleeps and resumes the source's processes under its own identity at its first wake"
                   }
                 },
                 "required": [
@@ -2657,6 +2753,97 @@ enum OpenAPIDocument {
           "name",
           "created_at"
         ]
+      },
+      "WakeReport": {
+        "type": "object",
+        "required": [
+          "name",
+          "status",
+          "idle_policy",
+          "idle_timeout_seconds",
+          "summary",
+          "activities",
+          "last_activity_at",
+          "sleeps_at"
+        ],
+        "properties": {
+          "name": {
+            "type": "string"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "creating",
+              "running",
+              "sleeping",
+              "stopped",
+              "starting",
+              "stopping",
+              "error"
+            ]
+          },
+          "idle_policy": {
+            "type": "string",
+            "enum": [
+              "none",
+              "on",
+              "sleep",
+              "schedule"
+            ]
+          },
+          "idle_timeout_seconds": {
+            "type": "integer"
+          },
+          "summary": {
+            "type": "string"
+          },
+          "activities": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "kind",
+                "detail",
+                "since",
+                "seconds"
+              ],
+              "properties": {
+                "kind": {
+                  "type": "string",
+                  "enum": [
+                    "http",
+                    "exec",
+                    "ssh"
+                  ]
+                },
+                "detail": {
+                  "type": "string"
+                },
+                "since": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "seconds": {
+                  "type": "integer"
+                }
+              }
+            }
+          },
+          "last_activity_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "sleeps_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          }
+        }
       }
     }
   }

@@ -17,12 +17,14 @@ public final class Control: Sendable {
         /// Per-account limits; creating past one is `.forbidden`.
         public var quotas: Quotas
         public var billing: BillingSettings
+        public var idle: IdleConfiguration
 
         public init(
             domain: String, addressPool: AddressPool, defaultImage: String = "debian-12",
             stopDeadline: Duration = .seconds(30), quotas: Quotas = Quotas(),
-            billing: BillingSettings = BillingSettings()
+            billing: BillingSettings = BillingSettings(), idle: IdleConfiguration = IdleConfiguration()
         ) {
+            self.idle = idle
             self.domain = domain
             self.addressPool = addressPool
             self.defaultImage = defaultImage
@@ -52,7 +54,7 @@ public final class Control: Sendable {
     let logger: Logger
     let particleLock = KeyedLock()
     /// Open connections and commands per particle, fed by the proxy, the gateway and `exec`.
-    public let activity = ActivityTracker()
+    public let activity: ActivityTracker
     /// Challenges that account creation over the API signs.
     public let challenges = AccountChallenges()
     /// Creates Stripe Checkout Sessions for top-ups; nil when top-ups are not configured.
@@ -63,6 +65,9 @@ public final class Control: Sendable {
     let recoveryLimiter: RateLimiter
     /// The current time; tests pass a clock they can move.
     let clock: @Sendable () -> Date
+    /// When this process started: activity before it is unknown, so no particle sleeps for
+    /// idleness sooner than its timeout after it.
+    let startedAt: Date
 
     public init(
         store: any Store, hypervisor: any Hypervisor, configuration: Configuration,
@@ -78,6 +83,8 @@ public final class Control: Sendable {
             capacity: configuration.billing.recoveryEmailsPerHour, period: 3600)
         self.logger = logger
         self.clock = clock
+        activity = ActivityTracker(clock: clock)
+        startedAt = clock()
     }
 
     /// Rethrows `error` as a `ControlError`, logging and wrapping anything unexpected.

@@ -14,6 +14,21 @@ public struct MachineSpec: Sendable, Equatable {
     /// `authorized_keys` lines for root in the guest: the account's keys.
     public var authorizedKeys: [String]
 
+    public init(
+        particleID: String, hostname: String, image: String, vcpus: Int, memoryBytes: UInt64,
+        diskBytes: UInt64, address: String, tapName: String, authorizedKeys: [String]
+    ) {
+        self.particleID = particleID
+        self.hostname = hostname
+        self.image = image
+        self.vcpus = vcpus
+        self.memoryBytes = memoryBytes
+        self.diskBytes = diskBytes
+        self.address = address
+        self.tapName = tapName
+        self.authorizedKeys = authorizedKeys
+    }
+
     public init(particle: Particle, authorizedKeys: [String]) {
         particleID = particle.id
         hostname = particle.name
@@ -66,6 +81,22 @@ public struct MachineStats: Sendable, Equatable {
     }
 }
 
+/// A particle's disk as reconciliation reads it.
+public struct DiskState: Sendable, Equatable {
+    /// The size of the disk inside the guest.
+    public var virtualBytes: UInt64
+    /// The bytes the qcow2 file occupies on the host.
+    public var allocatedBytes: UInt64
+    /// The tags of the disk's internal snapshots, which are snapshot ids.
+    public var snapshotIDs: [String]
+
+    public init(virtualBytes: UInt64, allocatedBytes: UInt64, snapshotIDs: [String]) {
+        self.virtualBytes = virtualBytes
+        self.allocatedBytes = allocatedBytes
+        self.snapshotIDs = snapshotIDs
+    }
+}
+
 /// The result of a command run in a guest.
 public struct ExecResult: Sendable, Equatable {
     public var exitCode: Int32
@@ -76,6 +107,17 @@ public struct ExecResult: Sendable, Equatable {
         self.exitCode = exitCode
         self.output = output
     }
+}
+
+/// What the VMM finds of a particle's guest after a restart, once it has finished or undone a
+/// sleep or wake that was cut short.
+public enum GuestState: String, Sendable, Equatable {
+    /// QEMU runs the guest (adopted).
+    case running
+    /// QEMU is gone and a complete saved memory state waits for a wake.
+    case sleeping
+    /// Neither: the guest is powered off.
+    case off
 }
 
 /// Runs particles as guests; the VMM implements it and `Control` calls it.
@@ -93,8 +135,25 @@ public protocol Hypervisor: Sendable {
     /// Powers the guest off if it runs and removes every file of the particle.
     func destroy(particleID: String) async throws
     func isRunning(particleID: String) async -> Bool
+    /// Saves the guest's memory to disk and ends its QEMU, so that the particle holds no host
+    /// memory. Returns when a timer in the guest is next due (nil for none), to wake it for it.
+    func sleep(particleID: String) async throws -> Date?
+    /// When the running guest's next systemd timer is due, or nil for none (or no answer).
+    func nextTimer(particleID: String) async -> Date?
+    /// Resumes a sleeping guest from its saved memory, with the clock set and fresh entropy.
+    func wake(_ spec: MachineSpec) async throws
+    /// Deletes a sleeping guest's saved memory (the particle is then powered off).
+    func discardMemory(particleID: String) async throws
+    func hasSavedMemory(particleID: String) async -> Bool
+    /// Repairs a sleep or wake cut short by a crash and reports the guest's state: a QEMU that
+    /// runs is kept, one left paused by a cut-short save resumes, one that had not finished
+    /// loading saved memory is ended (the memory file is still whole).
+    func recover(particleID: String) async -> GuestState
     /// Takes over a guest that runs from before this process started (reads its console again).
     func adopt(particleID: String) async throws
+    /// Removes the temporary files that an interrupted disk operation left in the particle's
+    /// folder, and returns the state of its disk, or nil when it has none.
+    func repairFiles(particleID: String) async throws -> DiskState?
     /// Waits until an adopted guest's sshd accepts, within the boot timeout.
     func waitUntilBooted(_ spec: MachineSpec) async throws
     func stats(particleID: String) async -> MachineStats?
@@ -109,7 +168,9 @@ public protocol Hypervisor: Sendable {
     /// Replaces the particle's disk with a fresh overlay of `spec.image`; the guest must not run.
     func rebuild(_ spec: MachineSpec) async throws
     /// Makes `spec`'s particle a copy of `sourceID`'s disk with its own identity; neither runs.
-    func duplicate(from sourceID: String, to spec: MachineSpec) async throws
+    /// With `withMemory`, the sleeping source's saved memory is copied too and the copy takes its
+    /// own identity at its first wake.
+    func duplicate(from sourceID: String, to spec: MachineSpec, withMemory: Bool) async throws
     /// Takes an internal snapshot `snapshotID` of the disk, pausing a running guest for the
     /// instant it takes. Returns the bytes the disk occupies, which the snapshot keeps allocated.
     func createSnapshot(particleID: String, snapshotID: String) async throws -> UInt64

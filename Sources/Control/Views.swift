@@ -130,3 +130,23 @@ extension Snapshot {
         ])
     }
 }
+
+extension WakeReport {
+    public var json: JSON {
+        .object([
+            ("name", .string(particle.name)), ("status", .string(particle.status.rawValue)),
+            ("idle_policy", .string(particle.idlePolicy.rawValue)),
+            ("idle_timeout_seconds", .int(Int64(particle.idleTimeoutSeconds))),
+            ("summary", .string(summary)),
+            ("activities", .array(activities.map { activity in
+                .object([
+                    ("kind", .string(activity.kind.rawValue)), ("detail", .string(activity.detail)),
+                    ("since", JSON.time(activity.startedAt)),
+                    ("seconds", .int(Int64(max(0, now.timeIntervalSince(activity.startedAt))))),
+                ])
+            })),
+            ("last_activity_at", lastActivity.map(JSON.time) ?? .null),
+            ("sleeps_at", sleepsAt.map(JSON.time) ?? .null),
+        ])
+    }
+}

@@ -22,6 +22,7 @@ struct Configuration: Codable {
     var quotaVCPUs = 32
     var quotaSnapshots = 50
     var billing = BillingConfiguration()
+    var idle = IdlePolicyConfiguration()
     var gateway = GatewayConfiguration()
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -66,6 +67,7 @@ struct Configuration: Codable {
         quotaVCPUs = try container.decodeIfPresent(Int.self, forKey: .quotaVCPUs) ?? defaults.quotaVCPUs
         quotaSnapshots = try container.decodeIfPresent(Int.self, forKey: .quotaSnapshots) ?? defaults.quotaSnapshots
         billing = try BillingConfiguration(from: decoder)
+        idle = try IdlePolicyConfiguration(from: decoder)
         gateway = try GatewayConfiguration(from: decoder)
     }
 
@@ -82,6 +84,7 @@ struct Configuration: Codable {
         }
         let known = Set(
             CodingKeys.allCases.map(\.rawValue) + BillingConfiguration.CodingKeys.allCases.map(\.rawValue)
+                + IdlePolicyConfiguration.CodingKeys.allCases.map(\.rawValue)
                 + GatewayConfiguration.CodingKeys.allCases.map(\.rawValue))
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
             throw StartupError(
@@ -124,6 +127,7 @@ struct Configuration: Codable {
         }
         do { _ = try AddressPool(cidr: subnet) } catch { throw StartupError(error.message) }
         try billing.validate(domain: domain)
+        try idle.validate()
         try gateway.validate()
     }
 }

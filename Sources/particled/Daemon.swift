@@ -11,8 +11,43 @@ struct Daemon {
     let configuration: Configuration
     let logger = Logger(label: "particled")
 
+    /// The daemon's clock: the system's, or for tests that move time (idle schedules), the
+    /// system's plus the seconds written in the file that `PARTICLE_CLOCK_OFFSET_FILE` names.
+    static func clock() -> @Sendable () -> Date {
+        guard let path = ProcessInfo.processInfo.environment["PARTICLE_CLOCK_OFFSET_FILE"] else {
+            return { Date() }
+        }
+        return {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "0"
+            let offset = TimeInterval(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            return Date().addingTimeInterval(offset)
+        }
+    }
+
+    /// Refuses a `memory_dir` that is not on a tmpfs: guests' RAM would be written to a disk.
+    func checkMemoryDirectory(_ path: String) throws {
+        try FileManager.default.createDirectory(
+            atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // The file system is the one of the longest mount point above the folder (/proc/mounts).
+        let folder = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        let type = mounts.split(separator: "\n").compactMap { line -> (point: String, type: String)? in
+            let fields = line.split(separator: " ")
+            guard fields.count > 2 else { return nil }
+            let point = fields[1].replacingOccurrences(of: "\\040", with: " ")
+            let covers = point == "/" || folder == point || folder.hasPrefix(point + "/")
+            return covers ? (point, String(fields[2])) : nil
+        }.max { $0.point.count < $1.point.count }?.type
+        guard type == "tmpfs" else {
+            throw StartupError(
+                "memory_dir \(path) is on \(type ?? "an unknown file system"), not a tmpfs, so guests' RAM"
+                    + " would be written to a disk; use a folder on a tmpfs such as /dev/shm/particle")
+        }
+    }
+
     func run() throws {
         Logger.level = LogLevel(name: configuration.logLevel) ?? .info
+        try CrashPoint.validateEnvironment()
         // Disks, config drives (with guest host keys), logs and the database are the owner's only.
         umask(0o077)
         let stateDirectory = try prepareStateDirectory()
@@ -23,12 +58,15 @@ struct Daemon {
         let accelerator = chooseAccelerator(imageBuilder)
 
         let store = try SQLiteStore(path: stateDirectory.appendingPathComponent("particle.db").path)
+        try checkMemoryDirectory(configuration.idle.memoryDirectory)
         let hypervisor = try QEMUHypervisor(
             configuration: .init(
                 stateDirectory: stateDirectory,
                 namespace: NetworkNamespace(name: configuration.networkNamespace, pool: pool),
                 accelerator: accelerator,
-                bootTimeout: .seconds(configuration.bootTimeoutSeconds)),
+                bootTimeout: .seconds(configuration.bootTimeoutSeconds),
+                memoryDirectory: URL(fileURLWithPath: configuration.idle.memoryDirectory),
+                fastCreate: configuration.idle.fastCreate),
             images: imageBuilder, logger: Logger(label: "vmm"))
         let billing = configuration.billing
         let control = Control(
@@ -39,8 +77,9 @@ struct Daemon {
                 quotas: .init(
                     particles: configuration.quotaParticles, vcpus: configuration.quotaVCPUs,
                     snapshots: configuration.quotaSnapshots),
-                billing: try billing.settings()),
-            payments: billing.paymentProvider(), mailer: billing.mailer(domain: configuration.domain))
+                billing: try billing.settings(), idle: configuration.idle.settings),
+            payments: billing.paymentProvider(), mailer: billing.mailer(domain: configuration.domain),
+            clock: Self.clock())
         try blockingAwait { try await control.reconcile() }
         try blockingAwait { _ = try await control.checkLedger() }
         let usageMeter = UsageMeter(
@@ -59,7 +98,9 @@ struct Daemon {
             configuration: httpConfiguration,
             responder: FrontRouter(
                 apiHost: apiHost, api: api,
-                particles: ParticleRouter(control: control, logger: Logger(label: "proxy"))),
+                particles: ParticleRouter(
+                    control: control, logger: Logger(label: "proxy"),
+                    wakeHold: .seconds(configuration.idle.wakeHoldSeconds))),
             logger: Logger(label: "http"))
         try http.start()
         var apiConfiguration = HTTPServer.Configuration(
@@ -88,10 +129,20 @@ struct Daemon {
         try ssh.start()
         runner.setSSHPort(ssh.port)
 
+        let idleScheduler = IdleScheduler(control: control)
+        idleScheduler.start()
+        // The first start on an image boots its template guest in the background (once per image).
+        Task {
+            let size = ParticleSize.p1
+            await hypervisor.prepareTemplate(
+                image: "debian-12", vcpus: size.vcpus, memoryBytes: size.memoryBytes, diskBytes: size.diskBytes)
+        }
+
         announce(
             http: http, api: apiServer, ssh: ssh, stateDirectory: stateDirectory, accelerator: accelerator)
         waitForTermination()
         logger.info("shutting down")
+        idleScheduler.stop()
         usageMeter.stop()
         ssh.shutdown()
         apiServer.shutdown()

@@ -10,8 +10,12 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     // Guarded by `lock`.
     let lock = NSLock()
     var running: Set<String> = []
+    var sleeping: Set<String> = []
+    /// The disk of each particle that has one.
+    var disks: [String: DiskState] = [:]
     var calls: [String] = []
     var failBoot = false
+    var failGrow = false
 
     private func record(_ call: String) { lock.withLock { calls.append(call) } }
 
@@ -24,7 +28,10 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     func create(_ spec: MachineSpec) async throws {
         record("create \(spec.hostname) \(spec.address)")
         if lock.withLock({ failBoot }) { throw ControlError.unavailable("the guest powered off during boot") }
-        lock.withLock { _ = running.insert(spec.particleID) }
+        lock.withLock {
+            running.insert(spec.particleID)
+            disks[spec.particleID] = DiskState(virtualBytes: spec.diskBytes, allocatedBytes: 1 << 20, snapshotIDs: [])
+        }
     }
     func start(_ spec: MachineSpec) async throws {
         record("start \(spec.hostname)")
@@ -36,10 +43,40 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     }
     func destroy(particleID: String) async throws {
         record("destroy")
-        lock.withLock { _ = running.remove(particleID) }
+        lock.withLock {
+            running.remove(particleID)
+            disks[particleID] = nil
+        }
     }
     func isRunning(particleID: String) async -> Bool { lock.withLock { running.contains(particleID) } }
+    func sleep(particleID: String) async throws -> Date? {
+        record("sleep")
+        lock.withLock {
+            _ = running.remove(particleID)
+            _ = sleeping.insert(particleID)
+        }
+        return nil
+    }
+    func nextTimer(particleID: String) async -> Date? { nil }
+    func wake(_ spec: MachineSpec) async throws {
+        record("wake \(spec.hostname)")
+        // Long enough for concurrent callers to pile up behind the wake.
+        try await Task.sleep(for: .milliseconds(50))
+        lock.withLock {
+            _ = sleeping.remove(spec.particleID)
+            _ = running.insert(spec.particleID)
+        }
+    }
+    func discardMemory(particleID: String) async throws {
+        record("discard")
+        lock.withLock { _ = sleeping.remove(particleID) }
+    }
+    func hasSavedMemory(particleID: String) async -> Bool { lock.withLock { sleeping.contains(particleID) } }
+    func recover(particleID: String) async -> GuestState {
+        lock.withLock { running.contains(particleID) ? .running : sleeping.contains(particleID) ? .sleeping : .off }
+    }
     func adopt(particleID: String) async throws { record("adopt") }
+    func repairFiles(particleID: String) async throws -> DiskState? { lock.withLock { disks[particleID] } }
     func waitUntilBooted(_ spec: MachineSpec) async throws { record("wait \(spec.hostname)") }
     func stats(particleID: String) async -> MachineStats? { nil }
     func exec(_ spec: MachineSpec, command: String, onOutput: (@Sendable ([UInt8]) -> Void)?) async throws -> ExecResult {
@@ -49,15 +86,36 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         record("connect \(address):\(port)")
         return -1
     }
-    func growDisk(particleID: String, diskBytes: UInt64) async throws { record("grow \(diskBytes >> 30)") }
-    func rebuild(_ spec: MachineSpec) async throws { record("rebuild \(spec.image)") }
-    func duplicate(from sourceID: String, to spec: MachineSpec) async throws { record("duplicate \(spec.hostname)") }
+    func growDisk(particleID: String, diskBytes: UInt64) async throws {
+        record("grow \(diskBytes >> 30)")
+        if lock.withLock({ failGrow }) { throw ControlError.internal("qemu-img resize failed", detail: "test") }
+        lock.withLock { disks[particleID]?.virtualBytes = diskBytes }
+    }
+    func rebuild(_ spec: MachineSpec) async throws {
+        record("rebuild \(spec.image)")
+        lock.withLock {
+            disks[spec.particleID] = DiskState(virtualBytes: spec.diskBytes, allocatedBytes: 1 << 20, snapshotIDs: [])
+        }
+    }
+    func duplicate(from sourceID: String, to spec: MachineSpec, withMemory: Bool) async throws {
+        record("duplicate \(spec.hostname)\(withMemory ? " with memory" : "")")
+        lock.withLock {
+            if withMemory { sleeping.insert(spec.particleID) }
+            disks[spec.particleID] = disks[sourceID].map {
+                DiskState(virtualBytes: $0.virtualBytes, allocatedBytes: $0.allocatedBytes, snapshotIDs: [])
+            }
+        }
+    }
     func createSnapshot(particleID: String, snapshotID: String) async throws -> UInt64 {
         record("snapshot")
+        lock.withLock { disks[particleID]?.snapshotIDs.append(snapshotID) }
         return 1 << 20
     }
-    func restoreSnapshot(particleID: String, snapshotID: String) async throws { record("restore") }
-    func deleteSnapshot(particleID: String, snapshotID: String) async throws { record("delete snapshot") }
+    func restoreSnapshot(particleID: String, snapshotID: String) async throws { record("restore \(snapshotID)") }
+    func deleteSnapshot(particleID: String, snapshotID: String) async throws {
+        record("delete snapshot \(snapshotID)")
+        lock.withLock { disks[particleID]?.snapshotIDs.removeAll { $0 == snapshotID } }
+    }
     func serialLog(particleID: String, offset: Int) async throws -> (bytes: [UInt8], next: Int) { ([], offset) }
 }
 
@@ -148,6 +206,12 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         let stopped = try await control.stopParticle(accountID: owner, name: "web")
         #expect(stopped.status == .stopped)
         #expect(stopped.stoppedAt != nil)
+        // Under the default policy `sleep`, use starts a stopped particle.
+        _ = try await control.exec(accountID: owner, name: "web", command: "true")
+        #expect(try await control.particle(accountID: owner, name: "web").status == .running)
+        // Under `none`, a stop is the user's until `start`.
+        _ = try await control.setIdlePolicy(accountID: owner, name: "web", policy: "none")
+        _ = try await control.stopParticle(accountID: owner, name: "web")
         await #expect(throws: ControlError.invalidState("particle 'web' is stopped; run `start web` first")) {
             try await control.exec(accountID: owner, name: "web", command: "true")
         }
@@ -177,6 +241,7 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         await #expect(throws: ControlError.invalidArgument("invalid port 0; use 1-65535")) {
             try await control.openTunnel(accountID: owner, name: "web", port: 0)
         }
+        _ = try await control.setIdlePolicy(accountID: owner, name: "web", policy: "on")
         _ = try await control.stopParticle(accountID: owner, name: "web")
         await #expect(throws: ControlError.invalidState("particle 'web' is stopped; run `start web` first")) {
             try await control.openTunnel(accountID: owner, name: "web", port: 22)

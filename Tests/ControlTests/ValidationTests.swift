@@ -40,7 +40,8 @@ import Testing
         #expect(Array(pool.guestAddresses.prefix(2)) == ["10.213.0.2", "10.213.0.3"])
         let small = try AddressPool(cidr: "192.168.7.9/29")
         #expect(small.description == "192.168.7.8/29")
-        #expect(Array(small.guestAddresses) == (10...14).map { "192.168.7.\($0)" })
+        #expect(Array(small.guestAddresses) == (10...13).map { "192.168.7.\($0)" })
+        #expect(small.templateAddress == "192.168.7.14")
         for bad in ["10.0.0.0", "10.0.0.0/31", "10.0.0/16", "300.1.1.1/16", "a/b"] {
             #expect(throws: ControlError.self) { try AddressPool(cidr: bad) }
         }

@@ -120,8 +120,10 @@ import Testing
     }
 
     /// Stops the particle through a client that hangs up while the guest shuts down: the stop
-    /// still completes. Then forwards and shells to it are refused, naming `start`.
+    /// still completes. Under idle policy `none`, forwards and shells to the stopped particle
+    /// are then refused, naming `start` (under `sleep`, use starts it; IdleTests covers that).
     private func checkStoppedParticle(_ harness: ParticledHarness, config: String) throws {
+        #expect(try harness.ssh("idle", "web", "none").status == 0)
         let stopper = try SpawnedProcess(
             [try Command.resolve("ssh")] + harness.sshArguments() + ["stop", "web"])
         Thread.sleep(forTimeInterval: 1)

@@ -18,6 +18,8 @@ final class ParticledHarness: @unchecked Sendable {
     private(set) var sshPort = 0
     private(set) var httpPort = 0
     private(set) var apiPort = 0
+    /// The arguments of the last start, with its `--config`, which `restart` passes again.
+    private var extraArguments: [String] = []
     let logURL: URL
 
     init() throws {
@@ -32,7 +34,11 @@ final class ParticledHarness: @unchecked Sendable {
 
         // Share the image built by ./test instead of building one per test.
         let images = Self.imageCache.appendingPathComponent("images")
-        guard FileManager.default.fileExists(atPath: images.appendingPathComponent("debian-12/image.json").path) else {
+        let built = (try? FileManager.default.contentsOfDirectory(atPath: images.path))?.contains { name in
+            name.hasPrefix("debian-12-")
+                && FileManager.default.fileExists(atPath: images.appendingPathComponent("\(name)/image.json").path)
+        }
+        guard built == true else {
             throw HarnessError(
                 "no debian-12 image in \(images.path); run the tests with ./test, which builds it"
                     + " (or set PARTICLE_TEST_IMAGES to a state directory that has one)")
@@ -53,19 +59,38 @@ final class ParticledHarness: @unchecked Sendable {
 
     var stateDirectory: URL { directory.appendingPathComponent("state") }
 
-    /// Starts particled and waits until both listeners are up.
-    func start(extraArguments: [String] = []) throws {
+    /// Starts particled and waits until all three listeners are up. `config` becomes its
+    /// `--config` file; `environment` is added to particled's.
+    ///
+    /// The first start picks free ports; later starts (after `restart` or `killParticled`) reuse
+    /// them, on the same state directory.
+    func start(
+        extraArguments: [String] = [], config: [String: Any]? = nil, environment: [String: String] = [:]
+    ) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.particledPath)
+        var configArguments: [String] = []
+        if let config {
+            let file = directory.appendingPathComponent("config.json")
+            try JSONSerialization.data(withJSONObject: config).write(to: file)
+            configArguments = ["--config", file.path]
+        }
         process.arguments =
             [
-                "run", "--state-dir", stateDirectory.path, "--ssh-port", "0", "--http-port", "0",
-                "--api-port", "0",
+                "run", "--state-dir", stateDirectory.path, "--ssh-port", String(sshPort),
+                "--http-port", String(httpPort), "--api-port", String(apiPort),
                 "--netns", namespace, "--subnet", subnet,
-            ] + extraArguments
-        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+            ] + configArguments + extraArguments
+        self.extraArguments = configArguments + extraArguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
+        if !FileManager.default.fileExists(atPath: logURL.path) {
+            _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        }
         let log = try FileHandle(forWritingTo: logURL)
-        _ = try log.seekToEnd()
+        // Earlier runs' lines stay in the log; only this run's announce its ports.
+        let logStart = Int(try log.seekToEnd())
         process.standardError = log
         process.standardOutput = log
         try process.run()
@@ -73,7 +98,7 @@ final class ParticledHarness: @unchecked Sendable {
 
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
-            let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+            let text = String(decoding: ((try? Data(contentsOf: logURL)) ?? Data()).dropFirst(logStart), as: UTF8.self)
             if let ssh = Self.listeningPort(text, service: "ssh"),
                 let http = Self.listeningPort(text, service: "http"),
                 let api = Self.listeningPort(text, service: "api")
@@ -186,6 +211,44 @@ final class ParticledHarness: @unchecked Sendable {
 
     /// The daemon's log so far, for failure messages.
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    /// Kills particled with SIGKILL, as a crash would, and waits until it is gone. Its guests
+    /// keep running.
+    func killParticled() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Stops particled with SIGTERM if it runs, and starts it again with the last start's
+    /// arguments and configuration on the same state directory and ports, with `environment` added.
+    func restart(environment: [String: String] = [:]) throws {
+        if let process, process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try start(extraArguments: extraArguments, environment: environment)
+    }
+
+    /// Waits until particled has killed itself at crash point `point` (`PARTICLE_CRASH_AT`),
+    /// and throws if it exited any other way.
+    func waitForCrash(at point: String, timeout: TimeInterval = 120) throws {
+        guard let process else { throw HarnessError("particled was not started") }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        guard !process.isRunning else {
+            throw HarnessError("particled did not reach crash point \(point) within \(Int(timeout)) s:\n\(log.suffix(3000))")
+        }
+        guard process.terminationReason == .uncaughtSignal, process.terminationStatus == SIGKILL,
+            log.contains("crash point \(point) reached")
+        else {
+            throw HarnessError(
+                "particled exited (status \(process.terminationStatus)) without reaching crash point"
+                    + " \(point):\n\(log.suffix(3000))")
+        }
+    }
 
     /// Stops particled, kills any guest it left, and removes the namespace and files.
     func stop() {

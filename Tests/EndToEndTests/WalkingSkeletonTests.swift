@@ -102,6 +102,8 @@ import Testing
         #expect(stop.status == 0, "stop failed: \(stop.errorOutput)")
         #expect(try jsonObject(stop.output)["status"] as? String == "stopped")
         #expect(try jsonObject(stop.output)["stopped_at"] is String)
+        // Under the default policy `sleep` a request would start it; under `none` it answers 503.
+        #expect(try harness.ssh("idle", "web", "none").status == 0)
         #expect(try harness.get(host: "web-8000-\(account).particle.localhost").status == 503)
         #expect(try harness.ssh("stop", "web").status == 4)
         #expect(try harness.ssh("exec", "web", "--", "true").errorOutput.contains("run `start web` first"))
@@ -189,7 +191,8 @@ import Testing
         let harness = try ParticledHarness()
         defer { harness.stop() }
         let config = harness.directory.appendingPathComponent("config.json")
-        try #"{"boot_timeout_seconds": 2}"#.write(to: config, atomically: true, encoding: .utf8)
+        // A cold boot, not a template resume, is what misses the deadline here.
+        try #"{"boot_timeout_seconds": 2, "fast_create": false}"#.write(to: config, atomically: true, encoding: .utf8)
         try harness.start(extraArguments: ["--config", config.path])
 
         let create = try harness.ssh("create", "slow")

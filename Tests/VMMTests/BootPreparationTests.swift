@@ -52,7 +52,7 @@ import Testing
             contentsOf: output.appendingPathComponent("platform_key.pub"), encoding: .utf8)
         let drive = ConfigDrive(
             hostname: "imgtest", machineID: "0123456789abcdef0123456789abcdef",
-            address: "10.213.0.2", prefixLength: 24, gateway: "10.213.0.1", dns: ["10.213.0.1"],
+            address: "10.213.0.2", macAddress: "52:54:0a:d5:00:02", prefixLength: 24, gateway: "10.213.0.1", dns: ["10.213.0.1"],
             authorizedKeys: [platformKey], hostKeyPrivate: hostKey, hostKeyPublic: hostKeyPublic)
         let driveStarted = ContinuousClock.now
         try drive.write(to: output.appendingPathComponent("config.img"))

@@ -7,7 +7,7 @@ import Testing
 @Suite struct ConfigDriveTests {
     static let drive = ConfigDrive(
         hostname: "web", machineID: "0123456789abcdef0123456789abcdef", address: "10.0.0.7",
-        prefixLength: 24, gateway: "10.0.0.1", dns: ["10.0.0.1", "9.9.9.9"],
+        macAddress: "52:54:0a:00:00:07", prefixLength: 24, gateway: "10.0.0.1", dns: ["10.0.0.1", "9.9.9.9"],
         authorizedKeys: [
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAccount account",
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlatform platform\n",
@@ -38,6 +38,7 @@ import Testing
             #expect(try readFile("/hostname", in: image) == "web\n")
             #expect(try readFile("/machine-id", in: image) == "0123456789abcdef0123456789abcdef\n")
             #expect(try readFile("/network/address", in: image) == "10.0.0.7\n")
+            #expect(try readFile("/network/mac", in: image) == "52:54:0a:00:00:07\n")
             #expect(try readFile("/network/prefix-length", in: image) == "24\n")
             #expect(try readFile("/network/gateway", in: image) == "10.0.0.1\n")
             #expect(try readFile("/network/dns", in: image) == "10.0.0.1\n9.9.9.9\n")
@@ -108,6 +109,9 @@ import Testing
             ("gateway", changed { $0.gateway = "10.0.0" }),
             ("dns", changed { $0.dns = ["8.8.8.8\nnameserver 1.1.1.1"] }),
             ("prefixLength", changed { $0.prefixLength = 33 }),
+            ("macAddress", changed { $0.macAddress = "52:54:0A:00:00:07" }),
+            ("macAddress", changed { $0.macAddress = "52:54:0a:00:00" }),
+            ("macAddress", changed { $0.macAddress = "52:54:0a:00:00:07\nlink set lo down" }),
             ("authorizedKeys", changed { $0.authorizedKeys = ["ssh-ed25519 A\nssh-rsa B"] }),
             ("authorizedKeys", changed { $0.authorizedKeys = ["  "] }),
             ("hostKeyPublic", changed { $0.hostKeyPublic = "" }),

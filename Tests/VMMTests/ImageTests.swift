@@ -102,7 +102,7 @@ import Testing
         try withBuilder { builder in
             #expect(builder.cached("debian-12") == nil)
 
-            let folder = builder.imagesDirectory.appendingPathComponent("debian-12")
+            let folder = builder.directory(of: "debian-12")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let manifest = """
                 {"id": "debian-12", "kernel_version": "6.1.0-57-cloud-amd64",

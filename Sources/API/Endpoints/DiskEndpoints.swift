@@ -16,9 +16,11 @@ extension APIResponder {
                 return APIResponse.json(200, particle.detailJSON)
             },
             Route(method: "POST", pattern: "/v1/particles/:name/duplicate") { request, control in
-                let newName = try request.jsonBody().requiredString("name")
+                let body = try request.jsonBody()
+                let newName = try body.requiredString("name")
                 let copy = try await control.duplicateParticle(
-                    accountID: request.accountID, name: request.parameter("name"), newName: newName)
+                    accountID: request.accountID, name: request.parameter("name"), newName: newName,
+                    withMemory: try body.bool("with_memory") ?? false)
                 return APIResponse.json(201, copy.createdJSON)
             },
             Route(method: "POST", pattern: "/v1/particles/:name/snapshots") { request, control in

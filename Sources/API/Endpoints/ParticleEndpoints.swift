@@ -35,6 +35,15 @@ extension APIResponder {
                     accountID: request.accountID, name: request.parameter("name"))
                 return APIResponse.json(200, particle.detailJSON)
             },
+            Route(method: "POST", pattern: "/v1/particles/:name/sleep") { request, control in
+                let particle = try await control.sleepParticle(
+                    accountID: request.accountID, name: request.parameter("name"))
+                return APIResponse.json(200, particle.detailJSON)
+            },
+            Route(method: "GET", pattern: "/v1/particles/:name/why-awake") { request, control in
+                let report = try await control.whyAwake(accountID: request.accountID, name: request.parameter("name"))
+                return APIResponse.json(200, report.json)
+            },
             Route(method: "GET", pattern: "/v1/particles/:name/logs", handler: logs),
             Route(method: "GET", pattern: "/v1/particles/:name/status") { request, control in
                 let report = try await control.status(accountID: request.accountID, name: request.parameter("name"))

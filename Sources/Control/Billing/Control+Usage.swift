@@ -12,9 +12,8 @@ extension Control {
                 "usage charged",
                 ["account": charge.accountID, "amount_cents": "\(charge.amountCents)"])
         }
-        // TODO: put the particles of accounts at zero balance to sleep once Control has a sleep
-        // operation. Until then, a balance at or below zero only blocks creation, and only when
-        // `requireBalance` is set.
+        // With `requireBalance`, `IdleScheduler` puts the running particles of an account at or
+        // below zero to sleep at its next look.
         return posted
     }
 

@@ -24,10 +24,15 @@ public struct AddressPool: Sendable, Equatable, CustomStringConvertible {
     /// The bridge's address, which guests use as their default gateway.
     public var gateway: String { AddressPool.format(network + 1) }
 
-    /// The guest addresses, in order: every host address after the gateway's.
+    /// The guest addresses, in order: every host address after the gateway's but the last.
     public var guestAddresses: some Sequence<String> {
         let count = (UInt32(1) << (32 - prefixLength)) - 1
-        return (2..<count).lazy.map { AddressPool.format(network + $0) }
+        return (2..<count - 1).lazy.map { AddressPool.format(network + $0) }
+    }
+
+    /// The last host address, kept from particles for the guests that templates are made from.
+    public var templateAddress: String {
+        AddressPool.format(network + (UInt32(1) << (32 - prefixLength)) - 2)
     }
 
     public static func parse(_ text: String) -> UInt32? {

@@ -49,6 +49,8 @@ public struct Particle: Sendable, Equatable {
     public var stoppedAt: Date?
     /// When the particle last changed status, to measure uptime.
     public var statusChangedAt: Date
+    /// While it sleeps: when a timer in its guest is due, so that it is woken for it.
+    public var wakeAt: Date?
 
     /// The tap device name, unique per particle and within the kernel's 15-character limit.
     public var tapName: String { Particle.tapName(id: id) }

@@ -37,15 +37,19 @@ extension Control {
     /// Connects to the sshd of the caller's running particle `name` for a shell or a command
     /// that the gateway relays, and returns the keys to log in with.
     ///
-    /// The connection counts as SSH activity until `closeTunnel(login.tunnel)`, which the caller
-    /// must call once. Throws as `openTunnel` does: `notFound` for a name that is not one of
-    /// the account's particles and `invalidState` for one that is not running.
-    public func openGuestLogin(accountID: String, name: String) async throws -> GuestLogin {
+    /// The connection counts as SSH activity, named `detail`, until `closeTunnel(login.tunnel)`,
+    /// which the caller must call once. A sleeping particle is woken first, as by `openTunnel`,
+    /// which also names the errors: `notFound` for a name that is not one of the account's
+    /// particles and `invalidState` for a stopped one that use does not start.
+    public func openGuestLogin(accountID: String, name: String, detail: String? = nil)
+        async throws -> GuestLogin
+    {
         guard let provider = hypervisor as? any GuestLoginProvider else {
             throw ControlError.unavailable(
                 "shells in particles are not offered by this server's hypervisor; use `exec`")
         }
-        let tunnel = try await openTunnel(accountID: accountID, name: name, port: 22)
+        let tunnel = try await openTunnel(
+            accountID: accountID, name: name, port: 22, detail: detail ?? "guest login")
         do {
             let keys = try await provider.guestLoginKeys(particleID: tunnel.particleID)
             return GuestLogin(tunnel: tunnel, user: "root", keys: keys)

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 extension Control {
     /// Creates a particle and boots it; returns it once the guest is running.
@@ -21,10 +22,11 @@ extension Control {
         try await checkQuotas(accountID: accountID, adding: size)
 
         let now = clock()
-        let draft = Particle(
+        var draft = Particle(
             id: RandomID.hex(12), accountID: accountID, name: name, size: size, image: imageID,
             status: .creating, httpPort: 80, idlePolicy: .sleep, address: "", customDomain: nil,
             createdAt: now, stoppedAt: nil, statusChangedAt: now)
+        draft.idleTimeoutSeconds = configuration.idle.defaultTimeoutSeconds
         let particle: Particle
         do {
             particle = try await store.insertParticle(draft, pool: configuration.addressPool)
@@ -37,6 +39,7 @@ extension Control {
 
         return try await particleLock.withLock(particle.id) {
             let spec = try await machineSpec(particle)
+            CrashPoint.reach(.createStored)
             do {
                 try await hypervisor.create(spec)
             } catch {
@@ -72,27 +75,34 @@ extension Control {
         return try await particleLock.withLock(particle.id) {
             let current = try await self.particle(accountID: accountID, name: name)
             switch current.status {
-            case .stopped, .error: break
+            case .stopped, .error: return try await startLocked(current, reason: "requested")
+            case .sleeping: return try await wakeLocked(current, reason: "requested")
             case .running:
                 throw ControlError.invalidState("particle '\(name)' is already running")
             default:
                 throw ControlError.invalidState(
                     "particle '\(name)' is \(current.status.rawValue); it must be stopped to start")
             }
-            let fields = ["account": accountID, "particle": current.id, "name": name]
-            let starting = try await setStatus(current, .starting)
-            do {
-                try await hypervisor.start(try await machineSpec(starting))
-            } catch {
-                let failure = controlError(error, operation: "start", fields)
-                try await setStatus(starting, .error)
-                throw ControlError(
-                    failure.code, "particle '\(name)' failed to start: \(failure.message); see"
-                        + " `logs \(name)`", cause: failure.cause)
-            }
-            logger.info("particle running", fields)
-            return try await setStatus(starting, .running)
         }
+    }
+
+    /// Boots a stopped particle; the caller holds its lock.
+    func startLocked(_ particle: Particle, reason: String) async throws -> Particle {
+        let fields = ["account": particle.accountID, "particle": particle.id, "name": particle.name]
+        let starting = try await setStatus(particle, .starting)
+        CrashPoint.reach(.startStored)
+        do {
+            try await hypervisor.start(try await machineSpec(starting))
+        } catch {
+            let failure = controlError(error, operation: "start", fields)
+            try await setStatus(starting, .error)
+            throw ControlError(
+                failure.code, "particle '\(particle.name)' failed to start: \(failure.message); see"
+                    + " `logs \(particle.name)`", cause: failure.cause)
+        }
+        logger.info("particle running", fields.merging(["reason": reason]) { a, _ in a })
+        activity.touch(particle.id)
+        return try await setStatus(starting, .running)
     }
 
     /// Shuts a running particle down cleanly (powering it off past the deadline); keeps its disk.
@@ -100,34 +110,54 @@ extension Control {
         let particle = try await self.particle(accountID: accountID, name: name)
         return try await particleLock.withLock(particle.id) {
             let current = try await self.particle(accountID: accountID, name: name)
+            let fields = ["account": accountID, "particle": current.id, "name": name]
+            if current.status == .sleeping {
+                // Stopping a sleeping particle powers it off for good: its saved memory goes.
+                try await hypervisor.discardMemory(particleID: current.id)
+                var stopped = current
+                stopped.wakeAt = nil
+                logger.info("particle stopped; saved memory discarded", fields)
+                return try await setStatus(stopped, .stopped)
+            }
             guard current.status == .running || current.status == .error else {
                 throw ControlError.invalidState(
-                    "particle '\(name)' is \(current.status.rawValue); only a running particle"
-                        + " can be stopped")
+                    "particle '\(name)' is \(current.status.rawValue); only a running or sleeping"
+                        + " particle can be stopped")
             }
-            let fields = ["account": accountID, "particle": current.id, "name": name]
-            let stopping = try await setStatus(current, .stopping)
-            do {
-                try await hypervisor.stop(particleID: current.id, deadline: configuration.stopDeadline)
-            } catch {
-                try await setStatus(stopping, .error)
-                throw controlError(error, operation: "stop", fields)
+            // Noted as well as `stopping`, which a sleep uses too, so that a crash inside is finished.
+            return try await withPendingOperation(.stop, on: current) {
+                let stopping = try await setStatus(current, .stopping)
+                CrashPoint.reach(.stopStored)
+                do {
+                    try await hypervisor.stop(particleID: current.id, deadline: configuration.stopDeadline)
+                } catch {
+                    try await setStatus(stopping, .error)
+                    throw controlError(error, operation: "stop", fields)
+                }
+                logger.info("particle stopped", fields)
+                return try await setStatus(stopping, .stopped)
             }
-            logger.info("particle stopped", fields)
-            return try await setStatus(stopping, .stopped)
         }
     }
 
     /// Powers the particle off if needed and removes it with its disk.
+    ///
+    /// The delete is noted in the store first, so that a crash part-way through is finished at
+    /// the next start rather than leaving a particle without its disk.
     public func deleteParticle(accountID: String, name: String) async throws {
         let particle = try await self.particle(accountID: accountID, name: name)
         try await particleLock.withLock(particle.id) {
             let fields = ["account": accountID, "particle": particle.id, "name": name]
+            try await beginOperation(.delete, on: particle)
+            CrashPoint.reach(.deleteStored)
             do {
                 try await hypervisor.destroy(particleID: particle.id)
             } catch {
+                try? await store.endOperation(particleID: particle.id)
                 throw controlError(error, operation: "delete", fields)
             }
+            CrashPoint.reach(.deleteDestroyed)
+            // Deleting the row clears the pending delete with it.
             try await store.deleteParticle(id: particle.id, at: clock())
             activity.forget(particle.id)
             logger.info("particle deleted", fields)
@@ -152,14 +182,11 @@ extension Control {
             throw ControlError.invalidArgument(
                 "missing command; give the command to run, like `exec \(name) -- uptime`")
         }
-        let particle = try await self.particle(accountID: accountID, name: name)
-        guard particle.status == .running else {
-            throw ControlError.invalidState(
-                "particle '\(name)' is \(particle.status.rawValue); run `start \(name)` first")
-        }
+        let particle = try await ensureRunning(
+            try await self.particle(accountID: accountID, name: name), reason: "exec")
         let fields = ["account": accountID, "particle": particle.id, "name": name]
-        activity.begin(particle.id, .exec)
-        defer { activity.end(particle.id, .exec) }
+        let activityID = activity.begin(particle.id, .exec, detail: String(command.prefix(60)))
+        defer { activity.end(particle.id, id: activityID) }
         do {
             return try await hypervisor.exec(
                 try await machineSpec(particle), command: command, onOutput: onOutput)

@@ -1,14 +1,17 @@
 import Foundation
+import Support
 
 extension Control {
     /// Renames a particle; its host names follow at once and the old ones return 404.
     public func renameParticle(accountID: String, name: String, newName: String) async throws -> Particle {
         try ParticleName.validate(newName)
-        return try await updateParticle(accountID: accountID, name: name, operation: "rename") { particle in
+        let renamed = try await updateParticle(accountID: accountID, name: name, operation: "rename") { particle in
             particle.name = newName
         } conflict: {
             "particle '\(newName)' already exists; choose another name"
         }
+        CrashPoint.reach(.renameStored)
+        return renamed
     }
 
     /// Sets the guest port that `<name>-<acct>.<domain>` and a custom domain forward to.

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 extension Control {
     /// Takes a snapshot of a running or stopped particle's disk.
@@ -7,10 +8,10 @@ extension Control {
         let particle = try await self.particle(accountID: accountID, name: name)
         return try await particleLock.withLock(particle.id) { [self] in
             let current = try await self.particle(accountID: accountID, name: name)
-            guard [.running, .stopped, .error].contains(current.status) else {
+            guard [.running, .stopped, .sleeping, .error].contains(current.status) else {
                 throw ControlError.invalidState(
-                    "particle '\(name)' is \(current.status.rawValue); snapshots are taken of running or"
-                        + " stopped particles")
+                    "particle '\(name)' is \(current.status.rawValue); snapshots are taken of running,"
+                        + " sleeping or stopped particles, try again when it is one of them")
             }
             if try await store.snapshots(particleID: current.id).contains(where: { $0.name == snapshotName }) {
                 throw ControlError.conflict(
@@ -25,19 +26,24 @@ extension Control {
             }
             let id = "snap_" + RandomID.hex(12)
             let fields = ["account": accountID, "particle": current.id, "snapshot": id]
-            let size: UInt64
-            do {
-                size = try await hypervisor.createSnapshot(particleID: current.id, snapshotID: id)
-            } catch {
-                throw controlError(error, operation: "snapshot", fields)
-            }
-            let snapshot = Snapshot(
-                id: id, particleID: current.id, name: snapshotName, sizeBytes: size, createdAt: Date())
-            do {
-                try await store.insertSnapshot(snapshot)
-            } catch {
-                try? await hypervisor.deleteSnapshot(particleID: current.id, snapshotID: id)
-                throw error
+            let snapshot = try await withPendingOperation(.createSnapshot(id: id, name: snapshotName), on: current) {
+                CrashPoint.reach(.snapshotCreateStored)
+                let size: UInt64
+                do {
+                    size = try await hypervisor.createSnapshot(particleID: current.id, snapshotID: id)
+                } catch {
+                    throw controlError(error, operation: "snapshot", fields)
+                }
+                CrashPoint.reach(.snapshotCreateTaken)
+                let snapshot = Snapshot(
+                    id: id, particleID: current.id, name: snapshotName, sizeBytes: size, createdAt: Date())
+                do {
+                    try await store.insertSnapshot(snapshot)
+                } catch {
+                    try? await hypervisor.deleteSnapshot(particleID: current.id, snapshotID: id)
+                    throw error
+                }
+                return snapshot
             }
             logger.info("snapshot created", fields)
             return snapshot
@@ -53,7 +59,10 @@ extension Control {
     public func restoreSnapshot(accountID: String, name: String, snapshot: String) async throws {
         try await withStoppedParticle(accountID: accountID, name: name, operation: "restore a snapshot") { [self] particle in
             let found = try await self.snapshot(particle, snapshot)
-            try await hypervisor.restoreSnapshot(particleID: particle.id, snapshotID: found.id)
+            try await withPendingOperation(.restoreSnapshot(id: found.id), on: particle) {
+                CrashPoint.reach(.snapshotRestoreStored)
+                try await hypervisor.restoreSnapshot(particleID: particle.id, snapshotID: found.id)
+            }
         }
     }
 
@@ -61,8 +70,12 @@ extension Control {
         let particle = try await self.particle(accountID: accountID, name: name)
         try await particleLock.withLock(particle.id) { [self] in
             let found = try await self.snapshot(particle, snapshot)
-            try await hypervisor.deleteSnapshot(particleID: particle.id, snapshotID: found.id)
-            try await store.deleteSnapshot(id: found.id)
+            try await withPendingOperation(.deleteSnapshot(id: found.id), on: particle) {
+                CrashPoint.reach(.snapshotDeleteStored)
+                try await hypervisor.deleteSnapshot(particleID: particle.id, snapshotID: found.id)
+                CrashPoint.reach(.snapshotDeleteDeleted)
+                try await store.deleteSnapshot(id: found.id)
+            }
             logger.info("snapshot deleted", ["account": accountID, "particle": particle.id, "snapshot": found.id])
         }
     }

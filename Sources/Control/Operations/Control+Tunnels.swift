@@ -9,6 +9,7 @@ public struct GuestTunnel: Sendable {
     public let socket: Int32
     public let particleID: String
     public let port: Int
+    let activityID: UInt64
 }
 
 extension Control {
@@ -17,17 +18,17 @@ extension Control {
     ///
     /// Throws `notFound` for a name that is not one of the account's particles (another
     /// account's particle included), `invalidArgument` for a port outside 1-65535,
-    /// `invalidState` for a particle that is not running, and `unavailable` when nothing
-    /// accepts on the guest port.
-    public func openTunnel(accountID: String, name: String, port: Int) async throws -> GuestTunnel {
+    /// `invalidState` for a particle that is stopped (under policy `on` or `none`), and
+    /// `unavailable` when nothing accepts on the guest port. A sleeping particle is woken
+    /// first. `detail` names the tunnel in `why-awake` (the key, the kind of session).
+    public func openTunnel(
+        accountID: String, name: String, port: Int, detail: String? = nil
+    ) async throws -> GuestTunnel {
         guard (1...65535).contains(port) else {
             throw ControlError.invalidArgument("invalid port \(port); use 1-65535")
         }
-        let particle = try await self.particle(accountID: accountID, name: name)
-        guard particle.status == .running else {
-            throw ControlError.invalidState(
-                "particle '\(name)' is \(particle.status.rawValue); run `start \(name)` first")
-        }
+        let particle = try await ensureRunning(
+            try await self.particle(accountID: accountID, name: name), reason: "ssh")
 
         let fields = [
             "account": accountID, "particle": particle.id, "name": name, "port": String(port),
@@ -38,13 +39,13 @@ extension Control {
         } catch {
             throw controlError(error, operation: "open tunnel", fields)
         }
-        activity.begin(particle.id, .ssh)
-        return GuestTunnel(socket: socket, particleID: particle.id, port: port)
+        let activityID = activity.begin(particle.id, .ssh, detail: detail ?? "channel to port \(port)")
+        return GuestTunnel(socket: socket, particleID: particle.id, port: port, activityID: activityID)
     }
 
     /// Closes the tunnel's socket and ends its activity; call it once per opened tunnel.
     public func closeTunnel(_ tunnel: GuestTunnel) {
         close(tunnel.socket)
-        activity.end(tunnel.particleID, .ssh)
+        activity.end(tunnel.particleID, id: tunnel.activityID)
     }
 }

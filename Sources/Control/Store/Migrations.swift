@@ -107,6 +107,19 @@ enum Migrations {
         CREATE INDEX accounts_recovery_email ON accounts(recovery_email COLLATE NOCASE);
         ALTER TABLE api_keys ADD COLUMN purpose TEXT NOT NULL DEFAULT 'primary';
         """,
+        // 6: when a sleeping particle's guest has a timer due, to wake it for it.
+        """
+        ALTER TABLE particles ADD COLUMN wake_at INTEGER;
+        """,
+        // 7: disk and record changes in progress, which reconciliation finishes after a crash.
+        // One per particle: its lock serializes its operations.
+        """
+        CREATE TABLE pending_operations (
+            particle_id TEXT PRIMARY KEY REFERENCES particles(id) ON DELETE CASCADE,
+            operation TEXT NOT NULL,
+            started_at INTEGER NOT NULL
+        );
+        """,
     ]
 
     /// Brings `database` to the newest schema, one transaction per migration.

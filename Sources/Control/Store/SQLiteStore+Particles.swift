@@ -3,11 +3,11 @@ import Foundation
 extension SQLiteStore {
     private static let particleColumns = """
         id, account_id, name, size, image, status, http_port, idle_policy, address,
-        custom_domain, created_at, stopped_at, status_changed_at, idle_timeout_seconds, idle_schedule
+        custom_domain, created_at, stopped_at, status_changed_at, idle_timeout_seconds, idle_schedule, wake_at
         """
 
     public func particles(accountID: String) async throws -> [Particle] {
-        try await selectParticles("WHERE account_id = ? ORDER BY created_at, name", [.text(accountID)])
+        try await selectParticles("WHERE account_id = ? ORDER BY created_at, rowid", [.text(accountID)])
     }
 
     public func allParticles() async throws -> [Particle] {
@@ -41,7 +41,7 @@ extension SQLiteStore {
                 inserted.address = address
                 try database.query(
                     "INSERT INTO particles (\(Self.particleColumns))"
-                        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     Self.values(inserted))
                 try Self.openInterval(for: inserted, at: inserted.statusChangedAt, in: database)
                 return inserted
@@ -57,7 +57,8 @@ extension SQLiteStore {
                     """
                     UPDATE particles SET account_id = ?, name = ?, size = ?, image = ?, status = ?,
                     http_port = ?, idle_policy = ?, address = ?, custom_domain = ?, created_at = ?,
-                    stopped_at = ?, status_changed_at = ?, idle_timeout_seconds = ?, idle_schedule = ?
+                    stopped_at = ?, status_changed_at = ?, idle_timeout_seconds = ?, idle_schedule = ?,
+                    wake_at = ?
                     WHERE id = ?
                     """,
                     Array(values.dropFirst()) + [values[0]])
@@ -93,6 +94,7 @@ extension SQLiteStore {
             .text(particle.address), .optionalText(particle.customDomain),
             .time(particle.createdAt), .time(particle.stoppedAt), .time(particle.statusChangedAt),
             .integer(Int64(particle.idleTimeoutSeconds)), .optionalText(particle.idleSchedule),
+            .time(particle.wakeAt),
         ]
     }
 
@@ -106,6 +108,7 @@ extension SQLiteStore {
             stoppedAt: row[11].date, statusChangedAt: row[12].date!)
         particle.idleTimeoutSeconds = Int(row[13].int!)
         particle.idleSchedule = row[14].string
+        particle.wakeAt = row[15].date
         return particle
     }
 }

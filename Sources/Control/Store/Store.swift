@@ -45,6 +45,14 @@ public protocol Store: Sendable {
     /// Removes the particle and closes its open usage interval at `at`.
     func deleteParticle(id: String, at: Date) async throws
 
+    /// Records that an operation on a particle has begun; `.conflict` if one is still pending.
+    func beginOperation(_ record: PendingOperationRecord) async throws
+    /// Clears the particle's pending operation, if any.
+    func endOperation(particleID: String) async throws
+    /// Returns the operations that began and did not end, oldest first. Deleting a particle
+    /// clears its own.
+    func pendingOperations() async throws -> [PendingOperationRecord]
+
     // MARK: Billing
 
     /// Appends `transaction` to the ledger and adds its amount to the account's balance, in one

@@ -16,9 +16,9 @@ struct GatewayCommand: Sendable {
 extension GatewayCommand {
     /// Every command, in the order `help` lists them.
     static let all: [GatewayCommand] = [
-        create, list, show, status, start, stop, delete, exec, logs, duplicate, rebuild, rename,
-        resize, port, idle, domain, snapshot, keys, images, whoami, balance, history, usage, topUp,
-        email, apiKey, help,
+        create, list, show, status, start, stop, sleep, whyAwake, delete, exec, logs, duplicate,
+        rebuild, rename, resize, port, idle, domain, snapshot, keys, images, whoami, balance, history,
+        usage, topUp, email, apiKey, help,
     ]
 
     static func named(_ name: String) -> GatewayCommand? {

@@ -91,9 +91,11 @@ public final class GatewayHandler: SSHSessionHandler {
                         + " like `ssh -W web:22`"))
         }
         let control = self.control
+        let detail = "ssh channel to port \(port), key \(identity.keyFingerprint)"
         do {
             let tunnel = try blockingAwait {
-                try await control.openTunnel(accountID: identity.accountID, name: host, port: port)
+                try await control.openTunnel(
+                    accountID: identity.accountID, name: host, port: port, detail: detail)
             }
             return .success(
                 SSHTunnelEndpoint(socket: tunnel.socket, close: { control.closeTunnel(tunnel) }))

@@ -78,6 +78,33 @@ extension GatewayCommand {
         "stop", summary: "Shut a particle down cleanly; its disk is kept.",
         operation: { try await $0.stopParticle(accountID: $1, name: $2) })
 
+    static let sleep = lifecycle(
+        "sleep", summary: "Put a running particle to sleep now; the next use or `start` wakes it.",
+        operation: { try await $0.sleepParticle(accountID: $1, name: $2) })
+
+    static let whyAwake = GatewayCommand(
+        name: "why-awake", usage: "why-awake NAME",
+        summary: "List what keeps a particle awake and when it sleeps if nothing changes.",
+        examples: ["why-awake web"]
+    ) { arguments, context in
+        let name = try arguments.required(0, "particle name", usage: "why-awake NAME")
+        try arguments.expectAtMost(1, usage: "why-awake NAME")
+        let accountID = context.accountID
+        let report = try context.perform { try await $0.whyAwake(accountID: accountID, name: name) }
+        guard !context.json else { return context.printJSON(report.json) }
+        let particle = report.particle
+        var lines = [
+            "\(particle.name) is \(particle.status.rawValue), idle policy \(particle.idlePolicy.rawValue)"
+                + " (timeout \(particle.idleTimeoutSeconds) s)"
+        ]
+        let rows = report.activities.map { activity in
+            [activity.kind.rawValue, activity.detail, "for \(Int(max(0, report.now.timeIntervalSince(activity.startedAt)))) s"]
+        }
+        if !rows.isEmpty { lines.append(columns(rows).trimmingCharacters(in: .newlines)) }
+        lines.append(report.summary)
+        context.print(lines.joined(separator: "\n") + "\n")
+    }
+
     private static func lifecycle(
         _ name: String, summary: String,
         operation: @escaping @Sendable (Control, String, String) async throws -> Particle

@@ -19,11 +19,12 @@ extension GatewayHandler {
         let errors = SessionIO(io)
         let accountID = identity.accountID
         let control = self.control
+        let detail = "ssh \(request.logName) as root, key \(identity.keyFingerprint)"
         let login: GuestLogin
         do {
             try runner.admitCommand(keyFingerprint: identity.keyFingerprint)
             login = try blockingAwait {
-                try await control.openGuestLogin(accountID: accountID, name: name)
+                try await control.openGuestLogin(accountID: accountID, name: name, detail: detail)
             }
         } catch {
             return runner.report(error, accountID: accountID, io: errors)

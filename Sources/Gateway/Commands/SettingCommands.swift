@@ -41,15 +41,19 @@ extension GatewayCommand {
     }
 
     static let duplicate = GatewayCommand(
-        name: "duplicate", usage: "duplicate NAME NEW",
-        summary: "Copy a stopped particle's disk into a new stopped particle.", examples: ["duplicate web web-copy"]
+        name: "duplicate", usage: "duplicate NAME NEW [--with-memory]",
+        summary: "Copy a stopped or sleeping particle's disk (and with --with-memory a sleeping one's memory) into a new particle.",
+        examples: ["duplicate web web-copy", "duplicate web web-twin --with-memory"],
+        flags: ["with-memory"]
     ) { arguments, context in
-        let name = try arguments.required(0, "particle name", usage: "duplicate NAME NEW")
-        let newName = try arguments.required(1, "new name", usage: "duplicate NAME NEW")
-        try arguments.expectAtMost(2, usage: "duplicate NAME NEW")
+        let usage = "duplicate NAME NEW [--with-memory]"
+        let name = try arguments.required(0, "particle name", usage: usage)
+        let newName = try arguments.required(1, "new name", usage: usage)
+        try arguments.expectAtMost(2, usage: usage)
         let accountID = context.accountID
+        let withMemory = arguments.flags.contains("with-memory")
         let copy = try context.perform {
-            try await $0.duplicateParticle(accountID: accountID, name: name, newName: newName)
+            try await $0.duplicateParticle(accountID: accountID, name: name, newName: newName, withMemory: withMemory)
         }
         context.json ? context.printJSON(copy.createdJSON) : context.print(table(copy.createdJSON))
     }

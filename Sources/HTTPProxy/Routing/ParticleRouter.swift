@@ -3,13 +3,20 @@ import Support
 
 /// Routes requests by host name: `<name>-<port>-<acct>.<domain>` and `<name>-<acct>.<domain>`
 /// go to that particle's guest port; anything else gets a 404 page.
+///
+/// A request for a sleeping particle (or a stopped one whose idle policy lets use start it)
+/// wakes it and is held until the guest's port accepts, at most `wakeHold`; every request that
+/// arrives meanwhile waits for the same wake. Past the hold the client gets a 504 page that
+/// says the particle is starting and refreshes itself in a browser.
 public struct ParticleRouter: HTTPResponder {
     let control: Control
     let logger: Logger
+    let wakeHold: Duration
 
-    public init(control: Control, logger: Logger) {
+    public init(control: Control, logger: Logger, wakeHold: Duration = .seconds(30)) {
         self.control = control
         self.logger = logger
+        self.wakeHold = wakeHold
     }
 
     public func route(_ head: HTTPRequestHead) async -> HTTPAction {
@@ -42,11 +49,17 @@ public struct ParticleRouter: HTTPResponder {
         let port = destination.port
         let control = self.control
         let activity = control.activity
+        let hold = wakeHold
+        let activityID = Locked<UInt64?>(nil)
+        let upgrade = head.headers["upgrade"].map { " (upgrade: \($0))" } ?? ""
+        let detail = "\(head.method) \(head.target.prefix(80))\(upgrade)"
         return .proxy(
             ProxyTarget(
-                connect: { try await control.connect(to: destination) },
-                onStart: { activity.begin(particle.id, .http) },
-                onFinish: { activity.end(particle.id, .http) },
+                connect: { try await control.connectWaking(to: destination, hold: hold) },
+                onStart: { activityID.withLock { $0 = activity.begin(particle.id, .http, detail: detail) } },
+                onFinish: {
+                    if let id = activityID.withLock({ $0.take() }) { activity.end(particle.id, id: id) }
+                },
                 unavailable: { error in
                     Self.unavailablePage(particle: particle, port: port, error: error, head: head)
                 }))
@@ -55,7 +68,19 @@ public struct ParticleRouter: HTTPResponder {
     static func unavailablePage(particle: Particle, port: Int, error: any Error, head: HTTPRequestHead)
         -> HTTPResponse
     {
-        if particle.status != .running {
+        if Control.isWakeTimeout(error) {
+            var response = ErrorPage.response(
+                status: 504, title: "Particle is starting",
+                message: "Particle '\(particle.name)' is starting and did not answer on port \(port)"
+                    + " in time. This page reloads by itself until it does.", for: head)
+            response.headers.add(name: "Retry-After", value: "2")
+            response.headers.add(name: "Refresh", value: "2")
+            return response
+        }
+        // Not woken by use (stopped under `on` or `none`), or a wake that failed.
+        if let error = error as? ControlError, error.code == .invalidState || error.code == .internal,
+            particle.status != .running
+        {
             return ErrorPage.response(
                 status: 503, title: "Particle is \(particle.status.rawValue)",
                 message: "Particle '\(particle.name)' is \(particle.status.rawValue). Start it with"

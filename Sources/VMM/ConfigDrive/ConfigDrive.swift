@@ -11,6 +11,7 @@ import Support
 /// /hostname                      host name, one DNS label
 /// /machine-id                    32 lowercase hex digits, for /etc/machine-id
 /// /network/address               IPv4 address of eth0, for example 10.213.0.2
+/// /network/mac                   MAC address of eth0, for example 52:54:0a:d5:00:02
 /// /network/prefix-length         prefix length of that address, for example 24
 /// /network/gateway               IPv4 default gateway
 /// /network/dns                   one name server address per line (may be empty)
@@ -28,6 +29,8 @@ public struct ConfigDrive: Sendable, Equatable {
     public var machineID: String
     /// IPv4 address of the guest's eth0.
     public var address: String
+    /// MAC address of the guest's eth0, which a guest restored from another's memory takes on.
+    public var macAddress: String
     /// Prefix length of the guest's subnet, 0-32.
     public var prefixLength: Int
     /// IPv4 address of the default gateway (the bridge).
@@ -45,12 +48,13 @@ public struct ConfigDrive: Sendable, Equatable {
     public static let imageBytes = 4 << 20
 
     public init(
-        hostname: String, machineID: String, address: String, prefixLength: Int, gateway: String,
-        dns: [String], authorizedKeys: [String], hostKeyPrivate: String, hostKeyPublic: String
+        hostname: String, machineID: String, address: String, macAddress: String,
+        prefixLength: Int, gateway: String, dns: [String], authorizedKeys: [String], hostKeyPrivate: String, hostKeyPublic: String
     ) {
         self.hostname = hostname
         self.machineID = machineID
         self.address = address
+        self.macAddress = macAddress
         self.prefixLength = prefixLength
         self.gateway = gateway
         self.dns = dns
@@ -78,6 +82,7 @@ public struct ConfigDrive: Sendable, Equatable {
             ("hostname", hostname, 0o644),
             ("machine-id", machineID, 0o644),
             ("network/address", address, 0o644),
+            ("network/mac", macAddress, 0o644),
             ("network/prefix-length", String(prefixLength), 0o644),
             ("network/gateway", gateway, 0o644),
             ("network/dns", dns.joined(separator: "\n"), 0o644),
@@ -121,6 +126,11 @@ public struct ConfigDrive: Sendable, Equatable {
         for (field, value) in addresses where !Self.isIPv4(value) {
             throw ConfigDriveError(field: field, value: value, expected: "a dotted IPv4 address")
         }
+        guard Self.isMACAddress(macAddress) else {
+            throw ConfigDriveError(
+                field: "macAddress", value: macAddress,
+                expected: "six two-digit lowercase hex bytes separated by colons")
+        }
         guard (0...32).contains(prefixLength) else {
             throw ConfigDriveError(
                 field: "prefixLength", value: String(prefixLength),
@@ -139,6 +149,12 @@ public struct ConfigDrive: Sendable, Equatable {
                 field: "hostKeyPrivate", value: "(hidden)",
                 expected: "an OpenSSH private key")
         }
+    }
+
+    static func isMACAddress(_ text: String) -> Bool {
+        let bytes = text.split(separator: ":", omittingEmptySubsequences: false)
+        return bytes.count == 6
+            && bytes.allSatisfy { $0.count == 2 && $0.allSatisfy { $0.isHexDigit && !$0.isUppercase } }
     }
 
     static func isDNSLabel(_ text: String) -> Bool {

@@ -108,8 +108,11 @@ enum GuestFiles {
         read -r address < "$config/network/address"
         read -r prefix < "$config/network/prefix-length"
         read -r gateway < "$config/network/gateway"
+        mac=
+        [ -s "$config/network/mac" ] && read -r mac < "$config/network/mac"
         ip -batch - <<EOF
         link set lo up
+        ${mac:+link set eth0 address $mac}
         address flush dev eth0
         address add $address/$prefix dev eth0
         link set eth0 up
@@ -134,6 +137,144 @@ enum GuestFiles {
         chmod 0700 /root/.ssh
         echo "particle-init: applied config drive for $name ($address/$prefix)"
         """#
+
+    /// `/usr/lib/particle/particle-agent`: answers the host on the second serial port (ttyS1).
+    ///
+    /// One request per line, `COMMAND ID [ARGUMENTS]`, answered by `ok ID` or `error ID REASON`:
+    /// - `ping ID`
+    /// - `sync ID`: writes the guest's dirty page cache to its disk (before a sleep, so that a
+    ///   copy or snapshot of the sleeping disk has the latest writes);
+    /// - `timers ID`, answered by `ok ID EPOCH`: when the next active systemd timer is due, in
+    ///   seconds since the epoch, or 0 for none, so the host can wake a sleeping particle for it;
+    /// - `time ID SECONDS NANOSECONDS` sets the wall clock (after a wake, it is behind by the
+    ///   length of the sleep);
+    /// - `entropy ID HEX` mixes the bytes into the kernel's pool and reseeds its random number
+    ///   generator at once, so that two guests woken from one memory state never share it;
+    /// - `identity ID` applies the config drive again (a guest restored from another's memory
+    ///   takes its own name, address, MAC and keys) and restarts sshd with the new host key.
+    ///
+    /// It is perl because perl-base is in every Debian system, and one long-lived process
+    /// answers in microseconds under TCG where starting a program costs tens of milliseconds.
+    static let agent = #"""
+        #!/usr/bin/perl
+        # Particle guest agent: answers the host on ttyS1. See particle-agent in Particle's source.
+        use strict;
+        use warnings;
+        use POSIX ();
+
+        my $device = '/dev/ttyS1';
+        system('stty', '-F', $device, 'raw', '-echo') == 0 or die "stty $device failed\n";
+        open(my $port, '+<', $device) or die "cannot open $device: $!\n";
+        binmode($port);
+        select((select($port), $| = 1)[0]);
+
+        my $clock_settime = 227;       # x86_64 system call number
+        my $add_entropy = 0x40085203;  # RNDADDENTROPY
+        my $reseed = 0x5207;           # RNDRESEEDCRNG
+
+        sub reply { print $port join(' ', @_), "\n"; }
+
+        # Seconds in a systemd time span like "9min 8.250372s".
+        sub span_seconds {
+            my ($span) = @_;  # a copy: the loop's own match would overwrite a caller's $1
+            my %unit = (us => 1e-6, ms => 1e-3, s => 1, min => 60, h => 3600, d => 86400, w => 604800);
+            my $total = 0;
+            $total += $1 * $unit{$2} while $span =~ /([\d.]+)(us|ms|s|min|h|d|w)\b/g;
+            return $total;
+        }
+
+        # Housekeeping timers of the image itself, which are no reason to wake a particle.
+        my %housekeeping = map { $_ => 1 } qw(systemd-tmpfiles-clean.timer logrotate.timer
+            man-db.timer);
+
+        # The earliest next elapse of any active timer, in seconds since the epoch; 0 for none.
+        # systemd 252 prints calendar times in the local zone and monotonic ones as time since
+        # boot; a monotonic timer's due time counts from now, as the guest's clock only runs
+        # while it is awake.
+        sub next_timer {
+            my $earliest = 0;
+            open(my $uptime, '<', '/proc/uptime') or return 0;
+            my ($since_boot) = split(/ /, scalar <$uptime>);
+            close($uptime);
+            open(my $show, '-|', 'systemctl', 'show', '--state=active',
+                '--property=Id,NextElapseUSecRealtime,NextElapseUSecMonotonic', '*.timer') or return 0;
+            local $/ = '';  # one paragraph per timer
+            while (my $block = <$show>) {
+                next if $block =~ /^Id=(\S+)$/m && $housekeeping{$1};
+                my $due = 0;
+                if ($block =~ /^NextElapseUSecRealtime=\S+ (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)/m) {
+                    $due = POSIX::mktime($6, $5, $4, $3, $2 - 1, $1 - 1900, 0, 0, -1) // 0;
+                }
+                if ($block =~ /^NextElapseUSecMonotonic=(.*\d.*)$/m) {
+                    my $at = span_seconds($1);
+                    my $monotonic = int(time() + $at - $since_boot);
+                    $due = $monotonic if $at > 0 && ($due == 0 || $monotonic < $due);
+                }
+                $earliest = $due if $due > 0 && ($earliest == 0 || $due < $earliest);
+            }
+            close($show);
+            return $earliest;
+        }
+
+        sub handle {
+            my ($command, $id, @arguments) = split(/ /, shift);
+            return unless defined $id;
+            if ($command eq 'ping') {
+                reply('ok', $id);
+            } elsif ($command eq 'sync') {
+                system('sync') == 0 ? reply('ok', $id) : reply('error', $id, 'sync failed');
+            } elsif ($command eq 'timers') {
+                reply('ok', $id, next_timer());
+            } elsif ($command eq 'time' && "@arguments" =~ /^(\d+) (\d+)$/) {
+                my $moment = pack('q<q<', $1, $2);
+                syscall($clock_settime, 0, $moment) == 0
+                    ? reply('ok', $id) : reply('error', $id, "clock_settime: $!");
+            } elsif ($command eq 'entropy' && "@arguments" =~ /^((?:[0-9a-f]{2}){16,256})$/) {
+                my $bytes = pack('H*', $1);
+                my $info = pack('i i', 8 * length($bytes), length($bytes)) . $bytes;
+                open(my $random, '+<', '/dev/urandom') or return reply('error', $id, "urandom: $!");
+                ioctl($random, $add_entropy, $info) && ioctl($random, $reseed, 0)
+                    ? reply('ok', $id) : reply('error', $id, "ioctl: $!");
+                close($random);
+            } elsif ($command eq 'identity') {
+                system('blockdev', '--flushbufs', '/dev/vdb');
+                system('/usr/lib/particle/particle-init') == 0
+                    or return reply('error', $id, 'particle-init failed');
+                # A restart returns once the new sshd listens (Type=notify); a reload would not.
+                system('systemctl', 'restart', 'ssh.service');
+                reply('ok', $id);
+            } else {
+                reply('error', $id, 'unknown request');
+            }
+        }
+
+        my $buffer = '';
+        while (1) {
+            my $count = sysread($port, $buffer, 4096, length($buffer));
+            die "reading $device failed: $!\n" unless $count;
+            while ($buffer =~ s/^([^\n]*)\n//) {
+                (my $line = $1) =~ s/\r\z//;
+                handle($line);
+            }
+        }
+        """#
+
+    /// Unit of the guest agent; it restarts if it ever exits.
+    static let agentUnit = """
+        [Unit]
+        Description=Particle guest agent on ttyS1
+        DefaultDependencies=no
+        After=particle-init.service
+        ConditionPathExists=/dev/ttyS1
+
+        [Service]
+        ExecStart=/usr/lib/particle/particle-agent
+        Restart=always
+        RestartSec=1
+
+        [Install]
+        WantedBy=sysinit.target
+        """
 
     /// Unit that runs `particle-init` early, before the network and sshd start.
     ///
@@ -249,5 +390,13 @@ enum GuestFiles {
     /// Units that the builder enables.
     static let enabledUnits = [
         "particle-init.service", "particle-growfs.service", "particle-ready.service",
+        "particle-agent.service",
     ]
+
+    /// Everything above that ends up in an image, for `ImageBuilder.recipeDigest`.
+    static let recipe: [String] =
+        [
+            initramfsInit, particleInit, agent, agentUnit, particleInitUnit, growUnit, readyUnit,
+            sshdConfig, fstab, modprobeConfig, sshServiceDropIn,
+        ] + maskedUnits + disabledGenerators + enabledUnits
 }

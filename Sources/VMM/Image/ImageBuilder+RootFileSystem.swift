@@ -56,6 +56,8 @@ extension ImageBuilder {
     func configure(_ tree: URL, kernel: HostKernel) throws {
         let files: [(path: String, contents: String, mode: Int)] = [
             ("usr/lib/particle/particle-init", GuestFiles.particleInit, 0o755),
+            ("usr/lib/particle/particle-agent", GuestFiles.agent, 0o755),
+            ("etc/systemd/system/particle-agent.service", GuestFiles.agentUnit, 0o644),
             ("etc/systemd/system/particle-init.service", GuestFiles.particleInitUnit, 0o644),
             ("etc/systemd/system/particle-growfs.service", GuestFiles.growUnit, 0o644),
             ("etc/systemd/system/particle-ready.service", GuestFiles.readyUnit, 0o644),
@@ -104,6 +106,7 @@ extension ImageBuilder {
         try enable("particle-init.service", wantedBy: "sysinit.target", in: units)
         try enable("particle-growfs.service", wantedBy: "multi-user.target", in: units)
         try enable("particle-ready.service", wantedBy: "multi-user.target", in: units)
+        try enable("particle-agent.service", wantedBy: "sysinit.target", in: units)
 
         // The initramfs loads only the boot modules; udev loads any other from /lib/modules.
         let modules = tree.appendingPathComponent("usr/lib/modules")

@@ -5,7 +5,11 @@ import Support
     import Glibc
 #endif
 
-/// Builds guest images from Debian's archive and caches them in `<state>/images/<id>/`.
+/// Builds guest images from Debian's archive and caches them in `<state>/images/<id>-<recipe>/`.
+///
+/// `<recipe>` is a digest of everything Particle puts into the image (packages, guest scripts and
+/// units), so a new version of Particle with other guest files builds a new folder beside the old
+/// one and never changes a base image that existing particles' disks are overlays on.
 ///
 /// A build runs mmdebstrap, so it needs root, network access to the archive in the host's apt
 /// sources, and about a minute. It writes everything into `<state>/images/.<id>.build-<pid>/`
@@ -37,9 +41,25 @@ public final class ImageBuilder: Sendable {
     /// Folder of all images, `<state>/images`.
     public var imagesDirectory: URL { stateDirectory.appendingPathComponent("images") }
 
+    /// The folder of image `id` as this version of Particle builds it.
+    public func directory(of id: String) -> URL {
+        imagesDirectory.appendingPathComponent("\(id)-\(Self.recipeDigest)")
+    }
+
+    /// A digest of the guest files and packages that every image is built with.
+    static let recipeDigest: String = {
+        let parts = packages + GuestFiles.recipe + [String(rootDiskBytes)]
+        // FNV-1a (64 bit): stable across runs and platforms, unlike Swift's Hasher.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in parts.joined(separator: "\u{0}").utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0100_0000_01b3
+        }
+        return String(hash, radix: 16).leftPadded(to: 16).prefix(12).description
+    }()
+
     /// Returns the finished image `id`, or nil if it has not been built (or is incomplete).
     public func cached(_ id: String) -> BuiltImage? {
-        let directory = imagesDirectory.appendingPathComponent(id)
+        let directory = directory(of: id)
         guard let data = try? Data(contentsOf: directory.appendingPathComponent("image.json"))
         else { return nil }
         let decoder = JSONDecoder()
@@ -129,7 +149,7 @@ public final class ImageBuilder: Sendable {
         return image
     }
 
-    /// Records `image.json` and renames the work folder to `<state>/images/<id>`.
+    /// Records `image.json` and renames the work folder to `<state>/images/<id>-<recipe>`.
     private func finish(id: String, kernel: HostKernel, work: URL) throws -> BuiltImage {
         let files = FileManager.default
         try files.removeItem(at: work.appendingPathComponent("rootfs"))
@@ -137,7 +157,7 @@ public final class ImageBuilder: Sendable {
         let rootDisk = work.appendingPathComponent("rootfs.qcow2")
         try files.setAttributes([.posixPermissions: 0o444], ofItemAtPath: rootDisk.path)
 
-        let destination = imagesDirectory.appendingPathComponent(id)
+        let destination = directory(of: id)
         var image = BuiltImage(
             id: id, kernelVersion: kernel.version, builtAt: Date(),
             kernelSize: try fileSize(work.appendingPathComponent("vmlinux")),
@@ -184,16 +204,23 @@ public final class ImageBuilder: Sendable {
     }
 }
 
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: max(0, width - count)) + self
+    }
+}
+
 /// An exclusive `flock(2)` on a file, held until `unlock`.
-private struct FileLock {
+struct FileLock {
     let descriptor: Int32
 
-    init(path: String) throws {
+    /// Takes the lock, waiting for another holder; with `wait` false, throws `EWOULDBLOCK` instead.
+    init(path: String, wait: Bool = true) throws {
         descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
         }
-        guard flock(descriptor, LOCK_EX) == 0 else {
+        guard flock(descriptor, wait ? LOCK_EX : LOCK_EX | LOCK_NB) == 0 else {
             let code = POSIXErrorCode(rawValue: errno) ?? .EIO
             close(descriptor)
             throw POSIXError(code)

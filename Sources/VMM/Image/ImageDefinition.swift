@@ -3,7 +3,7 @@ import Support
 
 /// A guest image that the image builder can make, as listed by the `images` command.
 public struct ImageDefinition: Sendable, Equatable {
-    /// Identifier used in the API and in `<state>/images/<id>/`, for example `debian-12`.
+    /// Identifier used in the API and in `<state>/images/<id>-<recipe>/`, for example `debian-12`.
     public var id: String
     /// Name shown to users, for example "Debian 12 (Bookworm)".
     public var displayName: String
@@ -26,7 +26,7 @@ public struct ImageDefinition: Sendable, Equatable {
     }
 }
 
-/// A finished guest image in `<state>/images/<id>/`.
+/// A finished guest image in `<state>/images/<id>-<recipe>/`.
 ///
 /// `rootDisk` is a read-only qcow2 base: each particle's disk is an overlay whose backing file
 /// it is, so the base must never change while an overlay refers to it.

@@ -3,9 +3,12 @@ import Foundation
 /// The files of one particle under `<state>/particles/<id>/`.
 struct ParticleFiles {
     let directory: URL
+    /// The guest's RAM file on tmpfs, which exists only while QEMU starts (then it is unlinked).
+    let ramFile: URL
 
-    init(stateDirectory: URL, particleID: String) {
+    init(stateDirectory: URL, memoryDirectory: URL, particleID: String) {
         directory = stateDirectory.appendingPathComponent("particles/\(particleID)")
+        ramFile = memoryDirectory.appendingPathComponent("\(particleID).ram")
     }
 
     var disk: URL { file("disk.qcow2") }
@@ -15,6 +18,27 @@ struct ParticleFiles {
     var qmpSocket: URL { file("qmp.sock") }
     var serialSocket: URL { file("serial.sock") }
     var pidFile: URL { file("qemu.pid") }
+    /// The guest agent's serial port (ttyS1 in the guest), a unix socket QEMU listens on.
+    var agentSocket: URL { file("agent.sock") }
+    /// The argument vector QEMU was last started with, so that a wake recreates the same
+    /// machine that the saved memory belongs to.
+    var launchArguments: URL { file("qemu.argv") }
+    /// The guest's saved device state (and any RAM not in `ramFile`) while the particle
+    /// sleeps. Renamed into place last, so its presence means a complete saved state.
+    var memoryState: URL { file("memory.state") }
+    /// The device state while it is being written.
+    var memoryStatePartial: URL { file("memory.state.partial") }
+    /// The guest's RAM while the particle sleeps, a sparse copy of its tmpfs RAM file.
+    var savedRAM: URL { file("memory.ram") }
+    /// The RAM copy while it is being written.
+    var savedRAMPartial: URL { file("memory.ram.partial") }
+
+    /// Present while the saved memory is another particle's (a duplicate with memory): the
+    /// guest takes this particle's identity at its next wake.
+    var identityPending: URL { file("identity.pending") }
+
+    /// Whether a complete saved memory state exists.
+    var hasMemoryState: Bool { FileManager.default.fileExists(atPath: memoryState.path) }
 
     private func file(_ name: String) -> URL { directory.appendingPathComponent(name) }
 

@@ -13,7 +13,7 @@ extension QEMUHypervisor {
         let fields = ["particle": spec.particleID, "accelerator": configuration.accelerator.rawValue]
         let started = ContinuousClock.now
         try await onNewThread(name: "particle-boot") { [self] in
-            try launch(spec, image: image, files: particleFiles)
+            _ = try launch(spec, image: image, files: particleFiles).execute("cont")
         }
         do {
             try await waitForSSH(spec, files: particleFiles)
@@ -26,16 +26,8 @@ extension QEMUHypervisor {
         logger.info("guest booted", fields.merging(["ms": "\(elapsed.milliseconds)"]) { a, _ in a })
     }
 
-    private func launch(_ spec: MachineSpec, image: BuiltImage, files: ParticleFiles) throws {
-        if let pid = files.runningPID() {
-            throw ControlError.conflict("the particle's QEMU (pid \(pid)) is already running")
-        }
-        for stale in [files.qmpSocket, files.serialSocket, files.pidFile] {
-            try? FileManager.default.removeItem(at: stale)
-        }
-        try configuration.namespace.addTap(
-            spec.tapName, address: spec.address, mac: Self.macAddress(for: spec.address))
-
+    /// Starts QEMU paused for a cold boot and returns its monitor; `cont` runs the guest.
+    private func launch(_ spec: MachineSpec, image: BuiltImage, files: ParticleFiles) throws -> QMPClient {
         let accelerator = configuration.accelerator
         let arguments = QEMUArguments(
             accelerator: accelerator, memoryMiB: Int(spec.memoryBytes >> 20), cpus: spec.vcpus,
@@ -44,26 +36,53 @@ extension QEMUHypervisor {
             macAddress: Self.macAddress(for: spec.address),
             serial: .socket(path: files.serialSocket.path), qmpSocketPath: files.qmpSocket.path,
             pidFile: files.pidFile.path,
-            tscKilohertz: accelerator == .tcg ? Accelerator.hostTSCKilohertz() : nil)
+            tscKilohertz: accelerator == .tcg ? Accelerator.hostTSCKilohertz() : nil,
+            memoryFile: files.ramFile.path, agentSocketPath: files.agentSocket.path)
         let argv = arguments.arguments() + ["-S", "-daemonize"]
+        try JSONSerialization.data(withJSONObject: argv).write(to: files.launchArguments, options: .atomic)
+        // A cold boot starts from empty RAM, never from a file a cut-short wake left behind.
+        try? FileManager.default.removeItem(at: files.ramFile)
+        try configuration.namespace.addTap(
+            spec.tapName, address: spec.address, mac: Self.macAddress(for: spec.address))
+        return try startQEMU(argv, tap: spec.tapName, particleID: spec.particleID, files: files)
+    }
+
+    /// Runs QEMU with `argv` in the namespace, connects the serial console reader and returns
+    /// the monitor. The tap must exist; it is removed again if QEMU fails to start. A RAM file
+    /// that `argv` names is unlinked once QEMU has mapped it.
+    func startQEMU(_ argv: [String], tap: String, particleID: String, files: ParticleFiles) throws
+        -> QMPClient
+    {
+        if let pid = files.runningPID() {
+            throw ControlError.conflict("the particle's QEMU (pid \(pid)) is already running")
+        }
+        for stale in [files.qmpSocket, files.serialSocket, files.agentSocket, files.pidFile] {
+            try? FileManager.default.removeItem(at: stale)
+        }
         let qemuLog = files.directory.appendingPathComponent("qemu.log")
         try? FileManager.default.removeItem(at: qemuLog)
+        try FileManager.default.createDirectory(
+            at: configuration.memoryDirectory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         let status = try Command.runLogged(
             "ip", ["netns", "exec", configuration.namespace.name, configuration.qemuBinary] + argv,
             logPath: qemuLog.path)
+        // QEMU has mapped its RAM file by the time `-daemonize` returns: the mapping keeps the
+        // memory, and nothing is left to clean up however QEMU ends.
+        try? FileManager.default.removeItem(at: files.ramFile)
         guard status == 0 else {
-            try? configuration.namespace.removeTap(spec.tapName)
+            try? configuration.namespace.removeTap(tap)
             let output = (try? String(contentsOf: qemuLog, encoding: .utf8)) ?? ""
             throw ControlError(
                 .internal, "QEMU failed to start",
                 cause: "exit status \(status): \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
+        CrashPoint.reach(.bootLaunched)
 
-        let log = serialLog(for: spec.particleID)
+        let log = serialLog(for: particleID)
         log.append(Array("particle: QEMU started (\(configuration.accelerator.rawValue))\r\n".utf8))
         try SerialConsoleReader.start(socketPath: files.serialSocket.path, log: log)
-        let monitor = try QMPClient(path: files.qmpSocket.path)
-        try monitor.execute("cont")
+        return try QMPClient(path: files.qmpSocket.path)
     }
 
     /// Polls the guest's port 22 until it sends an SSH banner, QEMU exits, or the boot timeout.

@@ -26,11 +26,12 @@ extension QEMUHypervisor {
                 "qemu-img",
                 ["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", image.rootDisk.path, fresh.path, String(spec.diskBytes)])
             try replace(particleFiles.disk, with: fresh)
+            CrashPoint.reach(.rebuildReplaced)
             try writeConfigDrive(spec, files: particleFiles)
         }
     }
 
-    public func duplicate(from sourceID: String, to spec: MachineSpec) async throws {
+    public func duplicate(from sourceID: String, to spec: MachineSpec, withMemory: Bool) async throws {
         guard let image = imageBuilder.cached(spec.image) else {
             throw ControlError.unavailable(
                 "image '\(spec.image)' is not built; run `particled build-image \(spec.image)`")
@@ -48,11 +49,55 @@ extension QEMUHypervisor {
                     "convert", "-f", "qcow2", "-O", "qcow2", "-F", "qcow2", "-B", image.rootDisk.path,
                     source.disk.path, copy.path,
                 ])
+            CrashPoint.reach(.duplicateCopied)
             try replace(target.disk, with: copy)
             try Command.run(
                 "ssh-keygen",
                 ["-q", "-t", "ed25519", "-N", "", "-C", "root@\(spec.hostname)", "-f", target.hostKey.path])
             try writeConfigDrive(spec, files: target)
+            if withMemory {
+                try copyMemory(from: source, sourceTap: Particle.tapName(id: sourceID), to: target, spec: spec)
+            }
+        }
+    }
+
+    /// Copies a sleeping particle's saved memory to `target`, with its QEMU arguments pointed at
+    /// the target's files, tap and MAC; the target's first wake then applies its identity.
+    private func copyMemory(from source: ParticleFiles, sourceTap: String, to target: ParticleFiles, spec: MachineSpec) throws {
+        guard source.hasMemoryState else {
+            throw ControlError.invalidState("the source particle has no saved memory; it must sleep")
+        }
+        let data = try Data(contentsOf: source.launchArguments)
+        guard let saved = try JSONSerialization.jsonObject(with: data) as? [String] else {
+            throw ControlError.internal("the source's qemu.argv is unreadable", detail: "not a JSON array of strings")
+        }
+        let sourceMAC = saved.lazy.compactMap { word in
+            word.hasPrefix("virtio-net-device,") ? word.split(separator: ",").first { $0.hasPrefix("mac=") } : nil
+        }.first.map { String($0.dropFirst(4)) }
+        let mac = Self.macAddress(for: spec.address)
+        let argv = saved.map { word in
+            var word = word.replacingOccurrences(of: source.directory.path, with: target.directory.path)
+                .replacingOccurrences(of: source.ramFile.path, with: target.ramFile.path)
+                .replacingOccurrences(of: "ifname=\(sourceTap),", with: "ifname=\(spec.tapName),")
+            if let sourceMAC { word = word.replacingOccurrences(of: "mac=\(sourceMAC)", with: "mac=\(mac)") }
+            return word
+        }
+        try JSONSerialization.data(withJSONObject: argv).write(to: target.launchArguments, options: .atomic)
+        if FileManager.default.fileExists(atPath: source.savedRAM.path) {
+            let ram = open(source.savedRAM.path, O_RDONLY | O_CLOEXEC)
+            guard ram >= 0 else {
+                throw ControlError.internal("opening the saved RAM failed", detail: String(cString: strerror(errno)))
+            }
+            defer { close(ram) }
+            try SparseCopy.copy(from: ram, to: target.savedRAM)
+        }
+        _ = FileManager.default.createFile(atPath: target.identityPending.path, contents: nil)
+        // The device state goes last: its presence marks the copy's saved memory complete.
+        let partial = target.memoryStatePartial
+        try? FileManager.default.removeItem(at: partial)
+        try FileManager.default.copyItem(at: source.memoryState, to: partial)
+        guard rename(partial.path, target.memoryState.path) == 0 else {
+            throw ControlError.internal("saving the copied memory failed", detail: String(cString: strerror(errno)))
         }
     }
 
@@ -64,6 +109,7 @@ extension QEMUHypervisor {
                 let monitor = try QMPClient(path: particleFiles.qmpSocket.path)
                 try monitor.execute("stop")
                 defer { _ = try? monitor.execute("cont") }
+                CrashPoint.reach(.snapshotCreatePaused)
                 try monitor.execute("blockdev-snapshot-internal-sync", ["device": "root", "name": snapshotID])
             } else {
                 try Command.run("qemu-img", ["snapshot", "-c", snapshotID, particleFiles.disk.path])

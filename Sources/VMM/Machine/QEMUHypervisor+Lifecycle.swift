@@ -3,11 +3,18 @@ import Foundation
 import Support
 
 extension QEMUHypervisor {
+    /// Makes the particle from its image's template when there is one (`createFromTemplate`),
+    /// else by a cold boot.
     public func create(_ spec: MachineSpec) async throws {
         guard let image = imageBuilder.cached(spec.image) else {
             throw ControlError.unavailable(
                 "image '\(spec.image)' is not built; run `particled build-image \(spec.image)`")
         }
+        if await createFromTemplate(spec, image: image) { return }
+        try await coldCreate(spec, image: image)
+    }
+
+    func coldCreate(_ spec: MachineSpec, image: BuiltImage) async throws {
         let particleFiles = files(spec.particleID)
         try await onNewThread(name: "particle-create") { [self] in
             do {
@@ -54,7 +61,8 @@ extension QEMUHypervisor {
         let drive = ConfigDrive(
             hostname: spec.hostname,
             machineID: String(repeating: spec.particleID, count: 3).prefix(32).lowercased(),
-            address: spec.address, prefixLength: pool.prefixLength, gateway: pool.gateway,
+            address: spec.address, macAddress: Self.macAddress(for: spec.address),
+            prefixLength: pool.prefixLength, gateway: pool.gateway,
             dns: [],
             authorizedKeys: spec.authorizedKeys + [platformKey.publicKey],
             hostKeyPrivate: try String(contentsOf: files.hostKey, encoding: .utf8),

@@ -11,6 +11,7 @@ extension QEMUHypervisor {
             try await onNewThread(name: "particle-stop") {
                 let monitor = try QMPClient(path: particleFiles.qmpSocket.path)
                 try monitor.execute("system_powerdown")
+                CrashPoint.reach(.stopPowerdownSent)
             }
             try await waitForExit(particleFiles, deadline: deadline)
             logger.info("guest shut down", fields)

@@ -16,16 +16,26 @@ public final class QEMUHypervisor: Hypervisor {
         /// How long a guest may take from QEMU's start until its sshd accepts.
         public var bootTimeout: Duration
         public var qemuBinary: String
+        /// A tmpfs folder where each running guest's RAM file is made. QEMU maps the file shared
+        /// and the VMM unlinks it at once, so the memory is never on a disk and is freed however
+        /// QEMU exits; a sleep reaches it through QEMU's open descriptor.
+        public var memoryDirectory: URL
+        /// Whether `create` resumes a saved template guest instead of booting (a cold boot stays
+        /// the fallback).
+        public var fastCreate: Bool
 
         public init(
             stateDirectory: URL, namespace: NetworkNamespace, accelerator: Accelerator,
-            bootTimeout: Duration = .seconds(180), qemuBinary: String = "qemu-system-x86_64"
+            bootTimeout: Duration = .seconds(180), qemuBinary: String = "qemu-system-x86_64",
+            memoryDirectory: URL = URL(fileURLWithPath: "/dev/shm/particle"), fastCreate: Bool = true
         ) {
+            self.fastCreate = fastCreate
             self.stateDirectory = stateDirectory
             self.namespace = namespace
             self.accelerator = accelerator
             self.bootTimeout = bootTimeout
             self.qemuBinary = qemuBinary
+            self.memoryDirectory = memoryDirectory
         }
     }
 
@@ -47,7 +57,9 @@ public final class QEMUHypervisor: Hypervisor {
     }
 
     func files(_ particleID: String) -> ParticleFiles {
-        ParticleFiles(stateDirectory: configuration.stateDirectory, particleID: particleID)
+        ParticleFiles(
+            stateDirectory: configuration.stateDirectory, memoryDirectory: configuration.memoryDirectory,
+            particleID: particleID)
     }
 
     public func images() async -> [ImageInfo] {

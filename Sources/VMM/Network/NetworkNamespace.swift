@@ -57,6 +57,11 @@ public struct NetworkNamespace: Sendable {
         try ip(["link", "set", tap, "up"])
     }
 
+    /// Whether `tap` exists. A sleeping particle keeps its tap, so a wake need not make it again.
+    public func hasTap(_ tap: String) -> Bool {
+        (try? ip(["link", "show", "dev", tap])) != nil
+    }
+
     /// Deletes `tap` and its FDB entry. The neighbor entry stays: a guest's MAC is derived from
     /// its address, so the entry stays right for whichever guest gets the address next.
     public func removeTap(_ tap: String) throws {

@@ -46,13 +46,15 @@ public struct QEMUArguments: Sendable, Equatable {
     /// A file to keep guest RAM in (`memory-backend-file`, `share=on`), or nil for anonymous
     /// memory. Needed for migration with `x-ignore-shared`, which saves only device state.
     public var memoryFile: String?
+    /// Unix socket for the guest agent's serial port (ttyS1 in the guest), or nil for none.
+    public var agentSocketPath: String?
 
     public init(
         accelerator: Accelerator, memoryMiB: Int, cpus: Int, kernel: URL, initramfs: URL,
         rootDisk: URL, configDrive: URL, tap: String, macAddress: String, serial: SerialConsole,
         qmpSocketPath: String, pidFile: String, tscKilohertz: Int? = nil,
         extraKernelArguments: [String] = [], incomingMigration: Bool = false,
-        memoryFile: String? = nil
+        memoryFile: String? = nil, agentSocketPath: String? = nil
     ) {
         self.accelerator = accelerator
         self.memoryMiB = memoryMiB
@@ -70,6 +72,7 @@ public struct QEMUArguments: Sendable, Equatable {
         self.extraKernelArguments = extraKernelArguments
         self.incomingMigration = incomingMigration
         self.memoryFile = memoryFile
+        self.agentSocketPath = agentSocketPath
     }
 
     /// The kernel command line.
@@ -119,6 +122,13 @@ public struct QEMUArguments: Sendable, Equatable {
             "-device", "virtio-rng-device",
         ]
         arguments += ["-chardev", serialChardev, "-serial", "chardev:serial0"]
+        if let agentSocketPath {
+            // microvm makes one serial port; the agent's is a second 16550 at COM2's address.
+            arguments += [
+                "-chardev", "socket,id=agent,path=\(Self.escape(agentSocketPath)),server=on,wait=off",
+                "-device", "isa-serial,chardev=agent,index=1",
+            ]
+        }
         arguments += [
             "-chardev", "socket,id=qmp,path=\(Self.escape(qmpSocketPath)),server=on,wait=off",
             "-mon", "chardev=qmp,mode=control", "-pidfile", pidFile,

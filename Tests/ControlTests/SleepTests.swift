@@ -1,0 +1,160 @@
+import Foundation
+import Support
+import Testing
+
+@testable import Control
+
+/// Sleep, wake and the idle scheduler's decisions against the recording hypervisor, with a clock
+/// the tests move.
+@Suite struct SleepTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sleep-\(UUID())")
+    let hypervisor = RecordingHypervisor()
+    let now = Locked(Date(timeIntervalSince1970: 1_800_000_000))
+
+    func makeControl() throws -> Control {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let store = try SQLiteStore(path: directory.appendingPathComponent("particle.db").path)
+        let now = self.now
+        return Control(
+            store: store, hypervisor: hypervisor,
+            configuration: .init(
+                domain: "particle.localhost", addressPool: try AddressPool(cidr: "10.9.0.0/24"),
+                idle: IdleConfiguration(defaultTimeoutSeconds: 60)),
+            clock: { now.withLock { $0 } })
+    }
+
+    func owner(_ control: Control) async throws -> String {
+        let key = SSHPublicKey(algorithm: "ssh-ed25519", base64: Data((0..<51).map { UInt8($0) }).base64EncodedString())
+        return try await control.account(forSSHKey: key).0.id
+    }
+
+    func advance(_ seconds: TimeInterval) {
+        now.withLock { $0 = $0.addingTimeInterval(seconds) }
+    }
+
+    /// Runs one scheduler look and waits for the actions it started.
+    func look(_ scheduler: IdleScheduler) async throws {
+        await scheduler.check()
+        try await Task.sleep(for: .milliseconds(200))
+    }
+
+    @Test func sleepWakeAndWrongStates() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let account = try await owner(control)
+        _ = try await control.createParticle(accountID: account, name: "web")
+        #expect(try await control.sleepParticle(accountID: account, name: "web").status == .sleeping)
+        await #expect(throws: ControlError.invalidState("particle 'web' is already sleeping")) {
+            try await control.sleepParticle(accountID: account, name: "web")
+        }
+        await #expect(throws: ControlError.self) {
+            try await control.resizeParticle(accountID: account, name: "web", size: "p2")
+        }
+        do {
+            _ = try await control.resizeParticle(accountID: account, name: "web", size: "p2")
+        } catch let error as ControlError {
+            #expect(error.code == .invalidState)
+            #expect(error.message.contains("run `stop web` first"), "\(error.message)")
+        }
+        // `start` wakes it; `stop` of a sleeping particle discards the saved memory.
+        #expect(try await control.startParticle(accountID: account, name: "web").status == .running)
+        #expect(hypervisor.calls.contains("wake web"))
+        _ = try await control.sleepParticle(accountID: account, name: "web")
+        #expect(try await control.stopParticle(accountID: account, name: "web").status == .stopped)
+        #expect(hypervisor.calls.contains("discard"))
+        await #expect(throws: ControlError.invalidState("particle 'web' is stopped; only a running particle can sleep (`start web` boots it)")) {
+            try await control.sleepParticle(accountID: account, name: "web")
+        }
+    }
+
+    @Test func concurrentUseSharesOneWake() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let account = try await owner(control)
+        _ = try await control.createParticle(accountID: account, name: "web")
+        let asleep = try await control.sleepParticle(accountID: account, name: "web")
+        try await withThrowingTaskGroup(of: ParticleStatus.self) { group in
+            for _ in 0..<10 {
+                group.addTask { try await control.ensureRunning(asleep, reason: "test").status }
+            }
+            for try await status in group { #expect(status == .running) }
+        }
+        #expect(hypervisor.lock.withLock { hypervisor.calls.filter { $0.hasPrefix("wake") }.count } == 1)
+    }
+
+    @Test func schedulerSleepsIdleParticlesOnly() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let account = try await owner(control)
+        let web = try await control.createParticle(accountID: account, name: "web")
+        _ = try await control.createParticle(accountID: account, name: "db")
+        _ = try await control.setIdlePolicy(accountID: account, name: "db", policy: "none")
+        let scheduler = IdleScheduler(control: control)
+
+        advance(30)
+        try await look(scheduler)
+        #expect(try await control.particle(accountID: account, name: "web").status == .running)
+
+        // An open activity holds it past its timeout; its end starts the timeout again.
+        let activity = control.activity.begin(web.id, .ssh, detail: "key laptop")
+        advance(120)
+        try await look(scheduler)
+        #expect(try await control.particle(accountID: account, name: "web").status == .running)
+        let report = try await control.whyAwake(accountID: account, name: "web")
+        #expect(report.activities.map(\.detail) == ["key laptop"])
+        #expect(report.sleepsAt == nil)
+        control.activity.end(web.id, id: activity)
+        advance(59)
+        try await look(scheduler)
+        #expect(try await control.particle(accountID: account, name: "web").status == .running)
+        #expect(try await control.whyAwake(accountID: account, name: "web").summary.contains("sleeps in 1 s"))
+        advance(2)
+        try await look(scheduler)
+        #expect(try await control.particle(accountID: account, name: "web").status == .sleeping)
+        #expect(try await control.particle(accountID: account, name: "db").status == .running)
+    }
+
+    @Test func schedulerFollowsScheduleWindows() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let account = try await owner(control)
+        _ = try await control.createParticle(accountID: account, name: "web")
+        // 1_800_000_000 is Friday 2027-01-15 08:00 UTC.
+        _ = try await control.setIdlePolicy(
+            accountID: account, name: "web", policy: "schedule", schedule: "mon-fri 09:00-17:00 UTC")
+        let scheduler = IdleScheduler(control: control)
+        advance(120)
+        try await look(scheduler)
+        #expect(try await control.particle(accountID: account, name: "web").status == .sleeping)
+        advance(3600)  // 09:02: the window opens
+        try await look(scheduler)
+        #expect(try await control.particle(accountID: account, name: "web").status == .running)
+        advance(3600)  // idle but inside the window
+        try await look(scheduler)
+        #expect(try await control.particle(accountID: account, name: "web").status == .running)
+        advance(8 * 3600)  // 18:02, outside
+        try await look(scheduler)
+        #expect(try await control.particle(accountID: account, name: "web").status == .sleeping)
+    }
+
+    @Test func schedulerRestartsAlwaysOnGuests() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let account = try await owner(control)
+        let web = try await control.createParticle(accountID: account, name: "web")
+        _ = try await control.setIdlePolicy(accountID: account, name: "web", policy: "on")
+        let scheduler = IdleScheduler(control: control)
+        // The guest powers off by itself.
+        _ = hypervisor.lock.withLock { hypervisor.running.remove(web.id) }
+        try await look(scheduler)
+        #expect(try await control.particle(accountID: account, name: "web").status == .stopped)
+        advance(2)  // past the first backoff (1 s)
+        try await look(scheduler)
+        #expect(try await control.particle(accountID: account, name: "web").status == .running)
+        // A stop by the user is not undone.
+        _ = try await control.stopParticle(accountID: account, name: "web")
+        advance(600)
+        try await look(scheduler)
+        #expect(try await control.particle(accountID: account, name: "web").status == .stopped)
+    }
+}
