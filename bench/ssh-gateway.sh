@@ -34,7 +34,7 @@ cleanup() {
 trap cleanup EXIT
 
 [ -x "$particled" ] || { echo "error: $particled is missing; run: swift build -c release" >&2; exit 1; }
-[ -f "$images/images/debian-12/image.json" ] || {
+ls "$images"/images/debian-12-*/image.json > /dev/null 2>&1 || {
     echo "error: no debian-12 image in $images; run ./test once or particled build-image" >&2; exit 1; }
 command -v /usr/sbin/sshd > /dev/null || { echo "error: /usr/sbin/sshd is missing; install openssh-server" >&2; exit 1; }
 

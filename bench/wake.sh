@@ -6,7 +6,8 @@
 # the same request made inside the network namespace.
 # Starts its own particled (state dir, ports and network namespace of its own); needs root and
 # the debian-12 image (PARTICLE_IMAGES, default /var/cache/particle-test, as ./test builds it).
-# Appends the results with the machine and command to docs/benchmarks.md.
+# Appends the results with the machine and command to docs/benchmarks.md (NO_RECORD=1: does
+# not). KEEP_LOG=FILE keeps particled's log there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,9 +20,11 @@ ssh_port=2723
 http_port=8783
 
 cleanup() {
+    [ -n "${KEEP_LOG:-}" ] && cp "$work/particled.log" "$KEEP_LOG" 2>/dev/null
     [ -n "${daemon:-}" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
     pkill -9 -f "qemu-system.*$work" 2>/dev/null || true
     ip netns delete "$netns" 2>/dev/null || true
+    [ -z "${MEMORY_DIR:-}" ] && umount "/dev/shm/particle-bench-$$" 2>/dev/null
     rm -rf "$work" "/dev/shm/particle-bench-$$"
 }
 trap cleanup EXIT
@@ -30,10 +33,12 @@ trap cleanup EXIT
 ls "$images"/images/debian-12-*/image.json > /dev/null 2>&1 || {
     echo "error: no debian-12 image in $images; run ./test once or particled build-image" >&2; exit 1; }
 
+load_before=$(cut -d' ' -f1 /proc/loadavg)
 mkdir -p "$work/state"
 ln -s "$images/images" "$work/state/images"
 ssh-keygen -q -t ed25519 -N "" -f "$work/key"
-echo "{\"idle_default_timeout_seconds\": 3600, \"log_level\": \"debug\", \"memory_dir\": \"/dev/shm/particle-bench-$$\"}" > "$work/config.json"
+memory_dir="${MEMORY_DIR:-/dev/shm/particle-bench-$$}"
+echo "{\"idle_default_timeout_seconds\": 3600, \"log_level\": \"debug\", \"memory_dir\": \"$memory_dir\"}" > "$work/config.json"
 "$particled" run --config "$work/config.json" --state-dir "$work/state" --ssh-port $ssh_port \
     --http-port $http_port --api-port 0 --netns "$netns" --subnet 10.235.0.0/24 \
     > "$work/particled.log" 2>&1 &
@@ -167,7 +172,7 @@ echo "bare QEMU: $bare_summary"
 echo "ratio of medians (particle / bare QEMU): $ratio"
 
 accelerator=$(grep -o 'accelerator [a-z]*' "$work/particled.log" | head -1 || true)
-{
+[ -n "${NO_RECORD:-}" ] || {
     echo
     echo "## Wake from sleep to first HTTP byte ($(date -u +%Y-%m-%d))"
     echo
@@ -178,7 +183,8 @@ accelerator=$(grep -o 'accelerator [a-z]*' "$work/particled.log" | head -1 || tr
     echo "device state plus the RAM file. Bare QEMU: the particle's own QEMU arguments with anonymous RAM, the"
     echo "guest booted cold and saved with a plain \`migrate\` (${bare_bytes} bytes, all RAM in the stream), then"
     echo "started with \`-incoming\` and \`cont\` and timed from QEMU's start to the first byte of a curl from"
-    echo "inside the namespace. Other work (test suites) shared the machine during this run."
+    echo "inside the namespace. Load average (1 min) at the start: $load_before; at the end: $(cut -d' ' -f1 /proc/loadavg)."
+    echo "$(grep -o 'msg="[^"]*memory_dir[^"]*"' "$work/particled.log" | head -1 | sed 's/^msg="//; s/"$//')."
     echo
     echo "- Particle, request to first byte: $particle_summary."
     echo "- Bare QEMU, process start to first byte: $bare_summary."

@@ -54,10 +54,13 @@ extension QEMUHypervisor {
             try await waitForExit(particleFiles, deadline: .seconds(10))
         }
         let bytes = (try? FileManager.default.attributesOfItem(atPath: particleFiles.memoryState.path))?[.size] as? Int ?? 0
+        let ramBytes = SparseCopy.allocatedBytes(particleFiles.savedRAM.path)
         serialLog(for: particleID).append(Array("particle: asleep (memory saved)\r\n".utf8))
         logger.info(
             "guest asleep",
-            fields.merging(["ms": "\((ContinuousClock.now - started).milliseconds)", "bytes": "\(bytes)"]) { a, _ in a })
+            fields.merging([
+                "ms": "\((ContinuousClock.now - started).milliseconds)", "bytes": "\(bytes)", "ram_bytes": "\(ramBytes)",
+            ]) { a, _ in a })
         return nextTimer
     }
 
@@ -145,7 +148,7 @@ extension QEMUHypervisor {
         let fields = ["particle": spec.particleID]
         let started = ContinuousClock.now
         let steps = try await onNewThread(name: "particle-wake") { [self] in
-            let monitor = try restoreMemory(spec, files: particleFiles)
+            let (monitor, savedRAM) = try restoreMemory(spec, files: particleFiles)
             CrashPoint.reach(.wakeLoaded)
             let loaded = ContinuousClock.now
             // From `cont` on the disk moves away from the saved memory: never load it again.
@@ -153,6 +156,8 @@ extension QEMUHypervisor {
             try? FileManager.default.removeItem(at: particleFiles.savedRAM)
             try Self.sync(particleFiles.directory)
             try monitor.execute("cont")
+            // The saved RAM's blocks are freed when its last descriptor closes, after the resume.
+            if let savedRAM { Thread.detachNewThread { close(savedRAM) } }
             CrashPoint.reach(.wakeResumed)
             if FileManager.default.fileExists(atPath: particleFiles.identityPending.path) {
                 // Another particle's memory (a duplicate): the guest must take this one's
@@ -175,9 +180,12 @@ extension QEMUHypervisor {
     }
 
     /// Starts QEMU with the arguments of the guest's last launch and loads the saved state into
-    /// it; returns the monitor of the loaded, still paused guest. On failure QEMU is killed and
-    /// the saved state kept.
-    private func restoreMemory(_ spec: MachineSpec, files particleFiles: ParticleFiles) throws -> QMPClient {
+    /// it; returns the monitor of the loaded, still paused guest and the descriptor of the saved
+    /// RAM file, if any, for the caller to close. On failure QEMU is killed and the saved state
+    /// kept.
+    private func restoreMemory(
+        _ spec: MachineSpec, files particleFiles: ParticleFiles
+    ) throws -> (QMPClient, savedRAM: Int32?) {
         let argv: [String]
         do {
             let data = try Data(contentsOf: particleFiles.launchArguments)
@@ -197,6 +205,7 @@ extension QEMUHypervisor {
         // The RAM file is made at its full size first; its data is written while QEMU starts and
         // maps it (QEMU does not touch guest RAM while it waits for incoming state).
         let copy = Locked<(done: Bool, error: (any Error)?)>((false, nil))
+        var savedRAM: Int32?
         if separateRAM {
             try FileManager.default.createDirectory(
                 at: configuration.memoryDirectory, withIntermediateDirectories: true,
@@ -212,12 +221,10 @@ extension QEMUHypervisor {
                 close(source)
                 throw error
             }
+            savedRAM = source
             let name = particleFiles.ramFile.lastPathComponent
             Thread.detachNewThread {
-                defer {
-                    close(source)
-                    close(target)
-                }
+                defer { close(target) }
                 do {
                     try SparseCopy.fill(target, from: source, name: name)
                     copy.withLock { $0.done = true }
@@ -233,13 +240,21 @@ extension QEMUHypervisor {
         let currentArgv = argv.map { word in
             word.hasPrefix("memory-backend-file,") ? Self.replacingMemoryPath(in: word, with: particleFiles.ramFile.path) : word
         }
-        let monitor = try startQEMU(
-            currentArgv + ["-incoming", "defer"], tap: spec.tapName, particleID: spec.particleID,
-            files: particleFiles)
+        let monitor: QMPClient
+        do {
+            monitor = try startQEMU(
+                currentArgv + ["-incoming", "defer"], tap: spec.tapName, particleID: spec.particleID,
+                files: particleFiles)
+        } catch {
+            while !copy.withLock({ $0.done }) { usleep(500) }
+            if let savedRAM { close(savedRAM) }
+            throw error
+        }
         let started = ContinuousClock.now
         while !copy.withLock({ $0.done }) { usleep(500) }
         if let error = copy.withLock({ $0.error }) {
             if let pid = particleFiles.runningPID() { kill(pid, SIGKILL) }
+            if let savedRAM { close(savedRAM) }
             throw error
         }
         logger.debug(
@@ -255,9 +270,10 @@ extension QEMUHypervisor {
             try monitor.execute(
                 "migrate-incoming", ["uri": "exec:cat \(Self.shellQuoted(particleFiles.memoryState.path))"])
             try waitForIncoming(monitor, deadline: .seconds(300))
-            return monitor
+            return (monitor, savedRAM)
         } catch {
             if let pid = particleFiles.runningPID() { kill(pid, SIGKILL) }
+            if let savedRAM { close(savedRAM) }
             let output = (try? String(contentsOf: particleFiles.directory.appendingPathComponent("qemu.log"), encoding: .utf8)) ?? ""
             throw ControlError(
                 .unavailable,

@@ -30,12 +30,14 @@ enum SparseCopy {
         return target
     }
 
-    /// Writes the data regions of the file open at `source` into `target` at the same offsets.
+    /// Writes the data regions of the file open at `source` into `target` at the same offsets,
+    /// leaving out pages that hold only zeros: `target` is all hole, so they read as zeros
+    /// anyway. On a tmpfs with huge pages the source's data regions come in 2 MiB pages that a
+    /// guest has only partly written, so this keeps the copy at what the guest really wrote.
     static func fill(_ target: Int32, from source: Int32, name: String) throws {
         var status = stat()
         guard fstat(source, &status) == 0 else { throw failure("reading the size of the source") }
         let size = off_t(status.st_size)
-        let destination = URL(fileURLWithPath: name)
 
         let chunk = 4 << 20
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 4096)
@@ -53,16 +55,53 @@ enum SparseCopy {
             while position < dataEnd {
                 let count = pread(source, buffer, Swift.min(chunk, Int(dataEnd - position)), position)
                 guard count > 0 else { throw failure("reading the source") }
-                var written = 0
-                while written < count {
-                    let result = pwrite(target, buffer + written, count - written, position + off_t(written))
-                    guard result > 0 else { throw failure("writing \(destination.lastPathComponent)") }
-                    written += result
+                for run in nonZeroRuns(buffer, count: count) {
+                    try writeAll(target, buffer + run.lowerBound, count: run.count, at: position + off_t(run.lowerBound), name: name)
                 }
                 position += off_t(count)
             }
             offset = dataEnd
         }
+    }
+
+    static let pageSize = 4096
+    nonisolated(unsafe) private static let zeroPage = UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize)
+        .initializeMemory(as: UInt8.self, repeating: 0, count: pageSize)
+
+    /// Returns the byte ranges of `buffer` made of whole pages that are not all zeros, with
+    /// consecutive pages merged. A last partial page counts as not zero.
+    static func nonZeroRuns(_ buffer: UnsafeRawPointer, count: Int) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        var start: Int?
+        var page = 0
+        while page < count {
+            let length = Swift.min(pageSize, count - page)
+            let zero = length == pageSize && memcmp(buffer + page, zeroPage, pageSize) == 0
+            if zero, let first = start {
+                runs.append(first..<page)
+                start = nil
+            } else if !zero && start == nil {
+                start = page
+            }
+            page += length
+        }
+        if let first = start { runs.append(first..<count) }
+        return runs
+    }
+
+    private static func writeAll(_ target: Int32, _ bytes: UnsafeRawPointer, count: Int, at offset: off_t, name: String) throws {
+        var written = 0
+        while written < count {
+            let result = pwrite(target, bytes + written, count - written, offset + off_t(written))
+            guard result > 0 else { throw failure("writing \(name)") }
+            written += result
+        }
+    }
+
+    /// Returns the bytes a file really occupies (its allocated blocks), for logs.
+    static func allocatedBytes(_ path: String) -> Int {
+        var status = stat()
+        return stat(path, &status) == 0 ? Int(status.st_blocks) * 512 : 0
     }
 
     private static func failure(_ action: String) -> ControlError {

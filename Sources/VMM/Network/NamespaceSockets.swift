@@ -35,23 +35,34 @@ public final class NamespaceSockets: Sendable {
     }
 
     /// Connects to `address:port` in the namespace within `timeout`; the caller owns the socket.
+    ///
+    /// Only the socket is made on the namespace's thread. The connection is waited for on a
+    /// thread of its own, so a guest that is slow to accept never delays another connect.
     public func connect(address: String, port: Int, timeout: Duration = .seconds(3)) async throws
         -> Int32
     {
-        try await thread.run {
-            try Self.connectBlocking(address: address, port: port, timeout: timeout)
-        }
-    }
-
-    static func connectBlocking(address: String, port: Int, timeout: Duration) throws -> Int32 {
         var socketAddress = sockaddr_in()
         socketAddress.sin_family = sa_family_t(AF_INET)
         socketAddress.sin_port = in_port_t(UInt16(port).bigEndian)
         guard inet_pton(AF_INET, address, &socketAddress.sin_addr) == 1 else {
             throw ControlError.invalidArgument("invalid guest address '\(address)'")
         }
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ControlError.unavailable("socket() failed: errno \(errno)") }
+        let fd = try await thread.run {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { throw ControlError.unavailable("socket() failed: errno \(errno)") }
+            return fd
+        }
+        let target = socketAddress
+        return try await onNewThread(name: "particle-connect") {
+            try Self.connectBlocking(fd, to: target, port: port, address: address, timeout: timeout)
+        }
+    }
+
+    /// Connects the non-blocking socket `fd` and waits for the result; closes it on failure.
+    static func connectBlocking(
+        _ fd: Int32, to target: sockaddr_in, port: Int, address: String, timeout: Duration
+    ) throws -> Int32 {
+        var socketAddress = target
         let status = withUnsafePointer(to: &socketAddress) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
