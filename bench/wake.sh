@@ -24,7 +24,7 @@ cleanup() {
     [ -n "${daemon:-}" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
     pkill -9 -f "qemu-system.*$work" 2>/dev/null || true
     ip netns delete "$netns" 2>/dev/null || true
-    [ -z "${MEMORY_DIR:-}" ] && umount "/dev/shm/particle-bench-$$" 2>/dev/null
+    umount "/dev/shm/particle-bench-$$" 2>/dev/null || true
     rm -rf "$work" "/dev/shm/particle-bench-$$"
 }
 trap cleanup EXIT

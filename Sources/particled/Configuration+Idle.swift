@@ -13,6 +13,8 @@ struct IdlePolicyConfiguration: Decodable {
     var restartBackoffMaximumSeconds = 300
     /// The tmpfs folder for running guests' RAM files.
     var memoryDirectory = "/dev/shm/particle"
+    /// Whether particled mounts a tmpfs with huge pages on `memory_dir` (see `MemoryDirectory`).
+    var memoryHugePages = false
     /// Whether `create` resumes a saved template guest of the image instead of booting one.
     var fastCreate = true
 
@@ -23,6 +25,7 @@ struct IdlePolicyConfiguration: Decodable {
         case restartBackoffMilliseconds = "restart_backoff_ms"
         case restartBackoffMaximumSeconds = "restart_backoff_max_seconds"
         case memoryDirectory = "memory_dir"
+        case memoryHugePages = "memory_huge_pages"
         case fastCreate = "fast_create"
     }
 
@@ -40,6 +43,7 @@ struct IdlePolicyConfiguration: Decodable {
         restartBackoffMilliseconds = try value(.restartBackoffMilliseconds, defaults.restartBackoffMilliseconds)
         restartBackoffMaximumSeconds = try value(.restartBackoffMaximumSeconds, defaults.restartBackoffMaximumSeconds)
         memoryDirectory = try value(.memoryDirectory, defaults.memoryDirectory)
+        memoryHugePages = try value(.memoryHugePages, defaults.memoryHugePages)
         fastCreate = try value(.fastCreate, defaults.fastCreate)
     }
 

@@ -38,7 +38,9 @@ struct Daemon {
 
         let store = try SQLiteStore(path: stateDirectory.appendingPathComponent("particle.db").path)
         do {
-            logger.info(try MemoryDirectory.prepare(configuration.idle.memoryDirectory))
+            logger.info(
+                try MemoryDirectory.prepare(
+                    configuration.idle.memoryDirectory, hugePages: configuration.idle.memoryHugePages))
         } catch {
             throw StartupError("\(error)")
         }

@@ -84,12 +84,13 @@ import Testing
             umount(folder)
             try? FileManager.default.removeItem(atPath: folder)
         }
-        #expect(try MemoryDirectory.prepare(folder).hasPrefix("mounted a tmpfs with huge pages"))
+        #expect(try MemoryDirectory.prepare(folder, hugePages: true).hasPrefix("mounted a tmpfs with huge pages"))
         let mount = MemoryDirectory.mount(covering: folder, in: MemoryDirectory.readMounts())
         #expect(mount?.point == folder)
         #expect(mount?.type == "tmpfs")
         #expect(mount?.options.contains("huge=within_size") == true)
-        #expect(try MemoryDirectory.prepare(folder) == "memory_dir \(folder) is a tmpfs with huge pages")
+        #expect(try MemoryDirectory.prepare(folder, hugePages: true) == "memory_dir \(folder) is a tmpfs with huge pages")
+        #expect(try MemoryDirectory.prepare(folder, hugePages: false) == "memory_dir \(folder) is on a tmpfs")
         #expect(MemoryDirectory.readMounts().filter { $0.point == folder }.count == 1)
     }
 
@@ -102,11 +103,27 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let type = MemoryDirectory.mount(covering: folder, in: MemoryDirectory.readMounts())?.type
         try #require(type != "tmpfs", "the temporary folder is on a tmpfs here")
-        #expect {
-            try MemoryDirectory.prepare(folder)
-        } throws: { error in
-            "\(error)".contains("memory_dir \(folder) is on \(type!), not a tmpfs")
+        for hugePages in [true, false] {
+            #expect {
+                try MemoryDirectory.prepare(folder, hugePages: hugePages)
+            } throws: { error in
+                "\(error)".contains("memory_dir \(folder) is on \(type!), not a tmpfs")
+            }
         }
         #expect(FileManager.default.fileExists(atPath: folder + "/keep"))
+    }
+
+    /// Without huge pages particled mounts nothing, so an empty folder on a disk is refused.
+    @Test func prepareWithoutHugePagesRejectsDisk() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("memory-dir-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let type = MemoryDirectory.mount(covering: folder, in: MemoryDirectory.readMounts())?.type
+        try #require(type != "tmpfs", "the temporary folder is on a tmpfs here")
+        #expect {
+            try MemoryDirectory.prepare(folder, hugePages: false)
+        } throws: { error in
+            "\(error)".contains("or set memory_huge_pages to let particled mount one")
+        }
+        #expect(MemoryDirectory.mount(covering: folder, in: MemoryDirectory.readMounts())?.point != folder)
     }
 }

@@ -4,11 +4,12 @@ import Foundation
 /// The folder where running guests' RAM files are made (`memory_dir`), which must be a tmpfs:
 /// a guest's RAM must never be written to a disk while it runs.
 ///
-/// particled mounts a tmpfs of its own there, with huge pages (`huge=within_size`), unless a
-/// tmpfs is mounted exactly there already. Huge pages make the RAM copy of a wake about three
-/// times faster (measured here with pages the host had ready): the kernel allocates 2 MiB at
-/// a time instead of 4 KiB. The mount is
-/// left in place when particled exits, since the guests it started keep running on it.
+/// With `memory_huge_pages`, particled mounts a tmpfs of its own there with huge pages
+/// (`huge=within_size`), unless a tmpfs is mounted exactly there already, and leaves it mounted
+/// when it exits, since the guests it started keep running on it. Huge pages copy a wake's RAM
+/// 2.6 times faster when the host has free memory at hand. In a VM whose hypervisor takes
+/// back free memory (free page reporting), fresh 2 MiB pages fault in slowly and made wakes
+/// slower and uneven, so the option is off by default.
 public enum MemoryDirectory {
     /// One line of /proc/mounts.
     struct Mount: Equatable {
@@ -19,13 +20,17 @@ public enum MemoryDirectory {
 
     /// Makes `path` ready for RAM files and returns a sentence for the log that describes it.
     /// Throws when it is not on a tmpfs and no tmpfs can be mounted there.
-    public static func prepare(_ path: String) throws -> String {
+    public static func prepare(_ path: String, hugePages: Bool) throws -> String {
         try FileManager.default.createDirectory(
             atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let folder = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         let covering = mount(covering: folder, in: readMounts())
+        guard hugePages else {
+            guard covering?.type == "tmpfs" else { throw notTmpfs(path, type: covering?.type, mounting: false) }
+            return "memory_dir \(path) is on a tmpfs"
+        }
         if let covering, covering.point == folder {
-            guard covering.type == "tmpfs" else { throw notTmpfs(path, type: covering.type) }
+            guard covering.type == "tmpfs" else { throw notTmpfs(path, type: covering.type, mounting: true) }
             let huge = covering.options.contains { $0.hasPrefix("huge=") && $0 != "huge=never" }
             return huge
                 ? "memory_dir \(path) is a tmpfs with huge pages"
@@ -35,15 +40,18 @@ public enum MemoryDirectory {
         if empty, mountTmpfs(at: folder) {
             return "mounted a tmpfs with huge pages on memory_dir \(path)"
         }
-        guard covering?.type == "tmpfs" else { throw notTmpfs(path, type: covering?.type) }
+        guard covering?.type == "tmpfs" else { throw notTmpfs(path, type: covering?.type, mounting: true) }
         return "memory_dir \(path) is on a tmpfs without huge pages (could not mount one of its own there)"
     }
 
-    private static func notTmpfs(_ path: String, type: String?) -> ControlError {
-        ControlError.invalidArgument(
-            "memory_dir \(path) is on \(type ?? "an unknown file system"), not a tmpfs, and particled"
-                + " could not mount one there, so guests' RAM would be written to a disk; use an empty"
-                + " folder that particled can mount a tmpfs on, or a folder on a tmpfs such as /dev/shm/particle")
+    private static func notTmpfs(_ path: String, type: String?, mounting: Bool) -> ControlError {
+        let fix = mounting
+            ? ", and particled could not mount one there, so guests' RAM would be written to a disk; use"
+                + " an empty folder that particled can mount a tmpfs on, or a folder on a tmpfs such as /dev/shm/particle"
+            : ", so guests' RAM would be written to a disk; use a folder on a tmpfs such as"
+                + " /dev/shm/particle, or set memory_huge_pages to let particled mount one"
+        return ControlError.invalidArgument(
+            "memory_dir \(path) is on \(type ?? "an unknown file system"), not a tmpfs" + fix)
     }
 
     /// Mounts a tmpfs sized like the host's memory (it only takes what its files hold) on
