@@ -5,7 +5,9 @@
 #   3. throughput of BYTES (default 1 GiB) through a `ssh -W` channel: to a sink in a guest
 #      through the gateway, and to a sink on loopback through sshd.
 # sshd runs privately (its own config, host key and port) with ForceCommand true, so its
-# sessions run /bin/true; both servers use curve25519-sha256 and ssh-ed25519 keys.
+# sessions run /bin/true, as a user of its own whose shell is /bin/sh: root's shell may read
+# a slow ~/.bashrc (bash does for commands from sshd). Both servers use curve25519-sha256 and
+# ssh-ed25519 keys.
 # Starts its own particled (state dir, ports and network namespace of its own), needs root, the
 # debian-12 image (PARTICLE_IMAGES, default /var/cache/particle-test, as ./test builds it) and a
 # release build, and appends the results with the machine and command to docs/benchmarks.md.
@@ -24,11 +26,14 @@ gateway_port=2723
 sshd_port=2724
 sink_port=2725
 
+bench_user="particle-bench$$"
 cleanup() {
+    userdel "$bench_user" 2>/dev/null || true
     for pid in ${daemon:-} ${sshd:-} ${sink:-}; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     pkill -9 -f "qemu-system.*$work" 2>/dev/null || true
     ip netns delete "$netns" 2>/dev/null || true
+    [ -n "${KEEP_LOG:-}" ] && cp "$work/sshd.log" "$KEEP_LOG"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -38,6 +43,7 @@ ls "$images"/images/debian-12-*/image.json > /dev/null 2>&1 || {
     echo "error: no debian-12 image in $images; run ./test once or particled build-image" >&2; exit 1; }
 command -v /usr/sbin/sshd > /dev/null || { echo "error: /usr/sbin/sshd is missing; install openssh-server" >&2; exit 1; }
 
+load_before=$(cut -d' ' -f1 /proc/loadavg)
 mkdir -p "$work/state"
 ln -s "$images/images" "$work/state/images"
 ssh-keygen -q -t ed25519 -N "" -f "$work/key"
@@ -51,15 +57,20 @@ EOF
 daemon=$!
 for _ in $(seq 100); do grep -q "service=ssh" "$work/particled.log" && break; sleep 0.1; done
 
-# A private sshd on loopback, running `true` for every session.
+# A private sshd on loopback, running `true` for every session of a user made for this run.
+# The password "*" matches none and, unlike useradd's default "!", does not lock the account.
+useradd --no-create-home --home-dir "$work/user" --shell /bin/sh --password "*" "$bench_user"
 ssh-keygen -q -t ed25519 -N "" -f "$work/sshd_host_key"
-cp "$work/key.pub" "$work/authorized_keys"
+# sshd reads the keys as the user, so they sit in a folder the user can read.
+mkdir -m 755 "$work/user"
+chmod 711 "$work"
+install -m 644 "$work/key.pub" "$work/user/authorized_keys"
 cat > "$work/sshd_config" <<EOF
 ListenAddress 127.0.0.1
 Port $sshd_port
 HostKey $work/sshd_host_key
 PidFile $work/sshd.pid
-AuthorizedKeysFile $work/authorized_keys
+AuthorizedKeysFile $work/user/authorized_keys
 StrictModes no
 UsePAM no
 PermitRootLogin yes
@@ -80,7 +91,7 @@ client_options=(-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/
     -o LogLevel=ERROR -o BatchMode=yes -o IdentitiesOnly=yes -o KexAlgorithms=curve25519-sha256
     -o HostKeyAlgorithms=ssh-ed25519 -i "$work/key")
 gateway() { ssh "${client_options[@]}" -p $gateway_port 127.0.0.1 "$@"; }
-sshd_() { ssh "${client_options[@]}" -p $sshd_port 127.0.0.1 "$@"; }
+sshd_() { ssh "${client_options[@]}" -p $sshd_port "$bench_user@127.0.0.1" "$@"; }
 gateway ls > /dev/null
 sshd_ ls > /dev/null
 
@@ -153,7 +164,7 @@ throughput() {
     python3 -c "print(f'{$bytes / 1048576 / (($end - $start) / 1e9):.1f}')"
 }
 gateway_throughput=$(throughput ssh "${client_options[@]}" -p $gateway_port -W web:9000 127.0.0.1)
-sshd_throughput=$(throughput ssh "${client_options[@]}" -p $sshd_port -W 127.0.0.1:$sink_port 127.0.0.1)
+sshd_throughput=$(throughput ssh "${client_options[@]}" -p $sshd_port -W 127.0.0.1:$sink_port "$bench_user@127.0.0.1")
 echo "gateway to guest: $gateway_throughput MiB/s; sshd to loopback: $sshd_throughput MiB/s"
 
 ratios=$(python3 - <<PY
@@ -172,7 +183,9 @@ accelerator=$(grep -o 'accelerator [a-z]*' "$work/particled.log" | head -1 || tr
     echo "$(nproc) vCPUs, $(free -g | awk '/Mem:/ {print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"),"
     echo "$(ssh -V 2>&1), libssh $(dpkg-query -W -f='${Version}' libssh-4 2>/dev/null), ${accelerator:-accelerator unknown}."
     echo "Both servers on 127.0.0.1 with curve25519-sha256 and ed25519 keys; a new connection per"
-    echo "command. sshd runs \`ForceCommand true\`; the gateway runs \`ls\` (one SQLite query)."
+    echo "command. sshd runs \`ForceCommand true\` for a user whose shell is /bin/sh; the gateway runs"
+    echo "\`ls\` (one SQLite query). Load average (1 min) at the start: $load_before; at the end:"
+    echo "$(cut -d' ' -f1 /proc/loadavg)."
     echo "Throughput: zeros from \`head -c\` through \`ssh -W\`, to a Python sink in the guest (TCG)"
     echo "through the gateway, and to a Python sink on loopback through sshd."
     echo
