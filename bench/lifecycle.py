@@ -18,6 +18,9 @@ SSH_PORT, HTTP_PORT = 2724, 8784
 NETNS = f"ptlife{os.getpid()}"
 WORK = tempfile.mkdtemp(prefix="particle-bench-")
 STATE = f"{WORK}/state"
+# A p1 particle: 2 GiB of guest memory.
+GUEST_BYTES = 2 << 30
+LOAD_BEFORE = open("/proc/loadavg").read().split()[0]
 MEMORY = f"/dev/shm/particle-bench-{os.getpid()}"
 
 
@@ -88,6 +91,25 @@ def rss_bytes(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def rss_split(pid, guest_bytes):
+    """Resident bytes of a QEMU: (of the guest RAM mapping, of everything else). The guest RAM is
+    the one mapping exactly the guest's memory size, a shared file mapping (Particle) or anonymous
+    memory (bare QEMU)."""
+    guest, other, size, current = 0, 0, 0, 0
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            field = line.split(":")[0]
+            if field == "Size":
+                size = int(line.split()[1]) * 1024
+            elif field == "Rss":
+                current = int(line.split()[1]) * 1024
+                if size == guest_bytes:
+                    guest += current
+                else:
+                    other += current
+    return guest, other
 
 
 def pss_and_shmem(pid):
@@ -219,6 +241,7 @@ def bench(daemon):
     time.sleep(10)
     pid = int(open(f"{STATE}/particles/{particle_id}/qemu.pid").read())
     running_rss = rss_bytes(pid)
+    running_guest, running_other = rss_split(pid, GUEST_BYTES)
 
     # Wake to first 200, and cold start to first 200, and stop.
     wakes, starts, stops = [], [], []
@@ -271,6 +294,7 @@ def bench(daemon):
     netns_curl_until_200(address)
     time.sleep(10)
     bare_rss = rss_bytes(bare.qemu_pid())
+    bare_guest, bare_other = rss_split(bare.qemu_pid(), GUEST_BYTES)
     bare.kill()
     for number in range(RUNS):
         bare_snapshot.append(timed(lambda: run("qemu-img", "snapshot", "-c", f"b{number}", disk)))
@@ -316,9 +340,11 @@ def bench(daemon):
     memory = [
         f"- Sleeping particle: {len(sleeping_processes)} QEMU processes, 0 bytes of host RAM held; its saved"
         f" state is {saved_disk / 2**20:.0f} MiB on disk ({saved / 2**30:.1f} GiB apparent, sparse).",
-        f"- Idle running particle: QEMU RSS {running_rss / 2**20:.0f} MiB, bare QEMU of the same guest"
-        f" {bare_rss / 2**20:.0f} MiB (RSS counts the guest's touched RAM in both; the difference is what"
-        f" Particle's shared RAM file and agent port add: {(running_rss - bare_rss) / 2**20:+.0f} MiB).",
+        f"- Idle running particle, 10 s after its server answered: QEMU RSS {running_rss / 2**20:.0f} MiB, of which"
+        f" {running_guest / 2**20:.0f} MiB is guest RAM the guest touched and {running_other / 2**20:.0f} MiB is QEMU"
+        f" itself beyond the guest's memory. Bare QEMU of the same guest: {bare_rss / 2**20:.0f} MiB, of which"
+        f" {bare_guest / 2**20:.0f} MiB guest RAM and {bare_other / 2**20:.0f} MiB beyond it; ratio of the parts"
+        f" beyond guest memory {running_other / max(bare_other, 1):.2f}.",
     ]
     machine = (f"{os.cpu_count()} vCPUs, {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, "
                f"{run('sh', '-c', '. /etc/os-release; echo $PRETTY_NAME').stdout.strip()}, "
@@ -327,7 +353,8 @@ def bench(daemon):
         "", f"## Lifecycle steps beside bare QEMU ({time.strftime('%Y-%m-%d', time.gmtime())})", "",
         f"`RUNS={RUNS} bench/lifecycle.sh` on {machine}, TCG. A p1 debian-12 particle (1 vCPU, 2 GiB, 10 GiB"
         " disk) driven over SSH; times from the client's view. Bare QEMU runs the particle's own recorded"
-        " argument vector on the same disk image.", "",
+        " argument vector on the same disk image. Load average (1 min) at the start:"
+        f" {LOAD_BEFORE}; at the end: {open('/proc/loadavg').read().split()[0]}.", "",
         "| step | Particle median | Particle p99 | bare QEMU median | bare QEMU p99 | ratio | bare QEMU step |",
         "|---|---|---|---|---|---|---|", *lines, "", *memory, ""])
     print(text)
