@@ -24,27 +24,6 @@ struct Daemon {
         }
     }
 
-    /// Refuses a `memory_dir` that is not on a tmpfs: guests' RAM would be written to a disk.
-    func checkMemoryDirectory(_ path: String) throws {
-        try FileManager.default.createDirectory(
-            atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        // The file system is the one of the longest mount point above the folder (/proc/mounts).
-        let folder = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
-        let type = mounts.split(separator: "\n").compactMap { line -> (point: String, type: String)? in
-            let fields = line.split(separator: " ")
-            guard fields.count > 2 else { return nil }
-            let point = fields[1].replacingOccurrences(of: "\\040", with: " ")
-            let covers = point == "/" || folder == point || folder.hasPrefix(point + "/")
-            return covers ? (point, String(fields[2])) : nil
-        }.max { $0.point.count < $1.point.count }?.type
-        guard type == "tmpfs" else {
-            throw StartupError(
-                "memory_dir \(path) is on \(type ?? "an unknown file system"), not a tmpfs, so guests' RAM"
-                    + " would be written to a disk; use a folder on a tmpfs such as /dev/shm/particle")
-        }
-    }
-
     func run() throws {
         Logger.level = LogLevel(name: configuration.logLevel) ?? .info
         try CrashPoint.validateEnvironment()
@@ -58,7 +37,11 @@ struct Daemon {
         let accelerator = chooseAccelerator(imageBuilder)
 
         let store = try SQLiteStore(path: stateDirectory.appendingPathComponent("particle.db").path)
-        try checkMemoryDirectory(configuration.idle.memoryDirectory)
+        do {
+            try MemoryDirectory.requireTmpfs(configuration.idle.memoryDirectory)
+        } catch {
+            throw StartupError(error.message)
+        }
         let hypervisor = try QEMUHypervisor(
             configuration: .init(
                 stateDirectory: stateDirectory,

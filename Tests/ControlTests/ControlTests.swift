@@ -16,6 +16,10 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     var calls: [String] = []
     var failBoot = false
     var failGrow = false
+    /// The free bytes of the stand-in for `memory_dir`.
+    var memoryFreeBytes = UInt64.max
+    /// How the next guest that ends by itself ended.
+    var exit = MachineExit(status: "exit status 0", qemuOutput: "", consoleTail: "reboot: Power down")
 
     private func record(_ call: String) { lock.withLock { calls.append(call) } }
 
@@ -49,6 +53,16 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         }
     }
     func isRunning(particleID: String) async -> Bool { lock.withLock { running.contains(particleID) } }
+    func requireMemoryRoom(memoryBytes: UInt64) async throws {
+        let free = lock.withLock { memoryFreeBytes }
+        if free < memoryBytes {
+            throw ControlError.unavailable("not enough room in memory_dir /test: \(free) bytes free, \(memoryBytes) needed")
+        }
+    }
+    func cleanUpEndedGuest(particleID: String) async -> MachineExit {
+        record("ended")
+        return lock.withLock { exit }
+    }
     func sleep(particleID: String) async throws -> Date? {
         record("sleep")
         lock.withLock {

@@ -158,6 +158,12 @@ extension QEMUHypervisor {
             tapName: Particle.tapName(id: id), authorizedKeys: [])
         let fields = ["image": imageID, "template": directory.lastPathComponent]
         let started = ContinuousClock.now
+        do {
+            try MemoryDirectory.requireRoom(configuration.memoryDirectory.path, memoryBytes: memoryBytes)
+        } catch {
+            logger.warning("not building a template; creates boot cold", fields.merging(["error": "\(error)"]) { a, _ in a })
+            return
+        }
         logger.info("building a template for fast create", fields)
         defer {
             Task { try? await destroy(particleID: id) }
