@@ -63,6 +63,7 @@ struct Daemon {
                 billing: try billing.settings(), idle: configuration.idle.settings),
             payments: billing.paymentProvider(), mailer: billing.mailer(domain: configuration.domain),
             clock: Self.clock())
+        try blockingAwait { await hypervisor.removeInterruptedTemplateBuilds() }
         try blockingAwait { try await control.reconcile() }
         try blockingAwait { _ = try await control.checkLedger() }
         let usageMeter = UsageMeter(

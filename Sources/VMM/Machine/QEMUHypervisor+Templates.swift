@@ -169,6 +169,9 @@ extension QEMUHypervisor {
             Task { try? await destroy(particleID: id) }
         }
         do {
+            let buildFiles = files(id)
+            try FileManager.default.createDirectory(at: buildFiles.directory, withIntermediateDirectories: true)
+            try Data(directory.path.utf8).write(to: buildFiles.templateBuild)
             try await coldCreate(spec, image: image)
             // Let the boot's own jobs (file system growth, units after the ready marker) finish.
             _ = try await exec(spec, command: "systemctl is-system-running --wait >/dev/null; sync", onOutput: nil)
@@ -181,6 +184,59 @@ extension QEMUHypervisor {
                 fields.merging(["ms": "\((ContinuousClock.now - started).milliseconds)"]) { a, _ in a })
         } catch {
             logger.warning("building a template failed; creates boot cold", fields.merging(["error": "\(error)"]) { a, _ in a })
+        }
+    }
+
+    /// Removes what template builds that were cut short (particled killed while one ran) left
+    /// behind: the guest's QEMU, tap, RAM file and folder, and the template's half-written
+    /// folder. Call it at start, before `prepareTemplate`. Every template build found in this
+    /// state folder is an orphan then, because the state folder's lock keeps out any other
+    /// particled that could own it.
+    public func removeInterruptedTemplateBuilds() async {
+        let particles = configuration.stateDirectory.appendingPathComponent("particles")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: particles.path)) ?? []
+        let templateMAC = Self.macAddress(for: configuration.namespace.pool.templateAddress)
+        for id in names {
+            let buildFiles = files(id)
+            let marked = FileManager.default.fileExists(atPath: buildFiles.templateBuild.path)
+            // A build by a version without the marker is known by the template's MAC address in
+            // its QEMU arguments, which no particle's guest has.
+            let argv = (try? String(contentsOf: buildFiles.launchArguments, encoding: .utf8)) ?? ""
+            guard marked || argv.contains("mac=\(templateMAC)") else { continue }
+            let fields = ["build": id, "qemu_pid": buildFiles.runningPID().map { String($0) } ?? "none"]
+            do {
+                try await powerOff(id, tap: Particle.tapName(id: id))
+                try? FileManager.default.removeItem(at: buildFiles.ramFile)
+                try FileManager.default.removeItem(at: buildFiles.directory)
+                serialLogs.withLock { $0[id] = nil }
+                logger.notice("interrupted template build removed", fields)
+            } catch {
+                logger.warning(
+                    "removing an interrupted template build failed", fields.merging(["error": "\(error)"]) { a, _ in a })
+            }
+        }
+        for definition in ImageBuilder.catalog {
+            guard let image = imageBuilder.cached(definition.id) else { continue }
+            removeHalfWrittenTemplates(in: image.directory.appendingPathComponent("templates"))
+        }
+    }
+
+    /// Removes the `.<shape>.build-<pid>` folders that `saveTemplate` had not renamed into
+    /// place, for each shape whose lock is free: a held lock means another process builds it.
+    private func removeHalfWrittenTemplates(in templates: URL) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: templates.path)) ?? []
+        for name in names where name.hasPrefix(".") && name.contains(".build-") {
+            let shape = String(name.dropFirst().prefix { $0 != "." })
+            guard let lock = try? FileLock(path: templates.appendingPathComponent(".\(shape).lock").path, wait: false)
+            else { continue }
+            defer { lock.unlock() }
+            do {
+                try FileManager.default.removeItem(at: templates.appendingPathComponent(name))
+                logger.notice("half-written template removed", ["folder": templates.appendingPathComponent(name).path])
+            } catch {
+                logger.warning(
+                    "removing a half-written template failed", ["folder": name, "error": "\(error)"])
+            }
         }
     }
 
