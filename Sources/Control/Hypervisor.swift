@@ -174,7 +174,8 @@ public protocol Hypervisor: Sendable {
     func hasSavedMemory(particleID: String) async -> Bool
     /// Repairs a sleep or wake cut short by a crash and reports the guest's state: a QEMU that
     /// runs is kept, one left paused by a cut-short save resumes, one that had not finished
-    /// loading saved memory is ended (the memory file is still whole).
+    /// loading saved memory is ended (the memory file is still whole). A guest resumed from
+    /// another guest's memory gets its identity now, or is ended if its agent does not take it.
     func recover(particleID: String) async -> GuestState
     /// Takes over a guest that runs from before this process started (reads its console again).
     func adopt(particleID: String) async throws

@@ -168,9 +168,25 @@ import Testing
         let rig = try CrashRig()
         defer { rig.harness.stop() }
 
+        // Create from the image's template: killed with the template guest loaded and paused,
+        // before it ran or took the particle's identity. The restart resumes it with its own
+        // identity at once. Without it the guest would keep the template's address, and the
+        // wait for its sshd would last the whole boot timeout (180 s).
+        try rig.waitForTemplate()
+        try rig.crash(at: "create.template-loaded") {
+            _ = try rig.api("POST", "/v1/particles", #"{"name": "c"}"#)
+        }
+        let loaded = try rig.id("c")
+        let loadedPIDs = try rig.qemuProcesses(loaded)
+        #expect(loadedPIDs.count == 1, "QEMU of the particle being created: \(loadedPIDs)")
+        try rig.waitForStatus("c", "running", timeout: 30)
+        #expect(try rig.qemuProcesses(loaded) == loadedPIDs, "the adopted QEMU is the same process")
+        #expect(rig.harness.log.contains("applied the identity of a resumed guest"))
+        #expect(try rig.exec("c", "hostname") == "c\n")
+        #expect(try rig.api("DELETE", "/v1/particles/c").status == 204)
+
         // Create from the image's template: killed once the guest is resumed with its identity.
         // The guest is adopted and becomes running.
-        try rig.waitForTemplate()
         try rig.crash(at: "create.template-resumed") {
             _ = try rig.api("POST", "/v1/particles", #"{"name": "d"}"#)
         }

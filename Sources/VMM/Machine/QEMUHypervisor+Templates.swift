@@ -71,6 +71,10 @@ extension QEMUHypervisor {
     ) throws {
         let manager = FileManager.default
         try manager.createDirectory(at: files.directory, withIntermediateDirectories: true)
+        // Until the agent confirms the identity, a restart must apply it (see `recover`). The
+        // marker comes before QEMU starts, because from then on a crash can leave a guest that
+        // `recover` resumes, and without its identity that guest keeps the template's address.
+        _ = manager.createFile(atPath: files.identityPending.path, contents: nil)
         try manager.copyItem(at: template.appendingPathComponent("disk.qcow2"), to: files.disk)
         // The template's overlay names the base by the path its builder saw; this one may differ.
         try Command.run(
@@ -116,8 +120,7 @@ extension QEMUHypervisor {
         let state = template.appendingPathComponent("memory.state").path
         try monitor.execute("migrate-incoming", ["uri": "exec:cat \(Self.shellQuoted(state))"])
         try waitForIncoming(monitor, deadline: .seconds(120))
-        // Until the agent confirms the identity, a restart must apply it (see `recover`).
-        _ = FileManager.default.createFile(atPath: files.identityPending.path, contents: nil)
+        CrashPoint.reach(.createTemplateLoaded)
         try monitor.execute("cont")
         try applyPendingIdentity(files)
     }
