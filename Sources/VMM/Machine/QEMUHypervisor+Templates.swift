@@ -27,14 +27,19 @@ extension QEMUHypervisor {
         image.directory.appendingPathComponent("templates/\(vcpus)x\(memoryBytes >> 20)M")
     }
 
-    /// The template for `spec`'s image and shape, if one is complete.
+    /// The template for `spec`'s image and shape, if one is complete. A broken one is
+    /// reported and replaced in the background (`replaceBrokenTemplate`).
     private func readyTemplate(_ spec: MachineSpec, image: BuiltImage) -> (URL, TemplateOrigin)? {
         let directory = templateDirectory(image, vcpus: spec.vcpus, memoryBytes: spec.memoryBytes)
-        guard let data = try? Data(contentsOf: directory.appendingPathComponent("template.json")),
-            let origin = try? JSONDecoder().decode(TemplateOrigin.self, from: data),
-            origin.diskBytes <= spec.diskBytes
-        else { return nil }
-        return (directory, origin)
+        do {
+            guard let origin = try Self.loadTemplate(at: directory), origin.diskBytes <= spec.diskBytes else {
+                return nil
+            }
+            return (directory, origin)
+        } catch {
+            replaceBrokenTemplate(directory, error, for: spec)
+            return nil
+        }
     }
 
     /// Makes the particle by resuming its image's template; returns false when there is none.

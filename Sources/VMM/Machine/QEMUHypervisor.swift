@@ -51,6 +51,8 @@ public final class QEMUHypervisor: Hypervisor {
     /// Duplicates of the sockets of `exec` commands that run, by particle, so that the end of
     /// the guest can shut them down (see `endCommands`).
     let execSockets = Locked<[String: Set<Int32>]>([:])
+    /// The template folders found broken and not yet removed, each reported once.
+    let reportedBrokenTemplates = Locked<Set<String>>([])
 
     public init(configuration: Configuration, images: ImageBuilder, logger: Logger) throws {
         self.configuration = configuration
