@@ -217,4 +217,47 @@ import Testing
         #expect(control.activity.openCount(web.id) == 0)
         #expect(try await control.whyAwake(accountID: account, name: "web").activities.isEmpty)
     }
+
+    @Test func statusShowsWakeTimeAndHealth() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let account = try await owner(control)
+        _ = try await control.createParticle(accountID: account, name: "web")
+        let start = now.withLock { $0 }
+        hypervisor.lock.withLock {
+            hypervisor.stats = MachineStats(
+                vcpus: 1, memoryTotalBytes: 2 << 30, diskTotalBytes: 10 << 30, uptimeSeconds: 5, vmState: "Running")
+            hypervisor.nextTimer = start.addingTimeInterval(7200)
+        }
+        func fields() async throws -> [String: Any] {
+            let report = try await control.status(accountID: account, name: "web")
+            return try #require(try JSONSerialization.jsonObject(with: Data(report.json.serialized().utf8)) as? [String: Any])
+        }
+
+        // Running, and its QEMU responds: healthy, and nothing to wake.
+        var running = try await fields()
+        #expect(running["healthy"] as? Bool == true)
+        #expect(running["wake_at"] is NSNull)
+        hypervisor.lock.withLock { hypervisor.stats = nil }
+        running = try await fields()
+        #expect(running["healthy"] as? Bool == false, "a QEMU that does not respond is not healthy")
+
+        // Asleep: no guest to check, and the guest's timer wakes it in two hours.
+        _ = try await control.sleepParticle(accountID: account, name: "web")
+        let asleep = try await fields()
+        #expect(asleep["healthy"] as? Bool == false)
+        #expect(asleep["wake_at"] as? String == "2027-01-15T10:00:00Z")
+
+        // 1_800_000_000 is Friday 2027-01-15 08:00 UTC: the window opening at 09:00 comes first.
+        _ = try await control.setIdlePolicy(
+            accountID: account, name: "web", policy: "schedule", schedule: "mon-fri 09:00-17:00 UTC")
+        #expect(try await fields()["wake_at"] as? String == "2027-01-15T09:00:00Z")
+
+        // Stopped under a schedule, it starts when the window opens; under `sleep`, nothing starts it.
+        _ = try await control.stopParticle(accountID: account, name: "web")
+        #expect(try await fields()["wake_at"] as? String == "2027-01-15T09:00:00Z")
+        _ = try await control.setIdlePolicy(accountID: account, name: "web", policy: "sleep")
+        #expect(try await fields()["wake_at"] is NSNull)
+        #expect(try await fields()["healthy"] as? Bool == false)
+    }
 }

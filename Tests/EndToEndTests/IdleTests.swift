@@ -164,6 +164,13 @@ import Testing
         #expect(timer.status == 0, "\(timer.output)")
         try waitForStatus(harness, "web", "sleeping", within: 30)
         #expect(harness.log.contains("wake_at="))
+        // `status` shows when the timer wakes it, and claims no health for a guest that does not run.
+        let asleep = try jsonObject(try harness.ssh("status", "web", "--json").output)
+        #expect(asleep["healthy"] as? Bool == false, "\(asleep)")
+        #expect((asleep["wake_at"] as? String)?.hasSuffix("Z") == true, "\(asleep)")
+        let statusText = try harness.ssh("status", "web").output
+        let wakeLine = statusText.split(separator: "\n").first { $0.hasPrefix("wake_at ") }
+        #expect(wakeLine?.hasSuffix("Z") == true, "\(statusText)")
         try waitUntil(within: 60, "the guest timer to wake the particle") {
             harness.log.contains("reason=\"guest timer\"")
         }
@@ -235,6 +242,11 @@ import Testing
         #expect(set.status == 0, "\(set.output)")
         Thread.sleep(forTimeInterval: 2)
         #expect(try status(harness, "web") == "sleeping", "the window is closed")
+        // The window opens at the start of the minute of `opens`.
+        let opening = ISO8601DateFormatter().string(
+            from: Date(timeIntervalSince1970: (opens.timeIntervalSince1970 / 60).rounded(.down) * 60))
+        let scheduled = try jsonObject(try harness.ssh("status", "web", "--json").output)
+        #expect(scheduled["wake_at"] as? String == opening, "\(scheduled)")
         try "\(2 * 3600 + 120)".write(to: clockFile, atomically: true, encoding: .utf8)
         try waitForStatus(harness, "web", "running", within: 90)
         #expect(harness.log.contains("policy schedule"))

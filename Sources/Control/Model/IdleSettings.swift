@@ -87,6 +87,30 @@ public struct WeeklySchedule: Sendable, Equatable {
         }
     }
 
+    /// Returns the first minute after `date` at which a window opens, that is a minute inside
+    /// the windows after one outside them, within the next eight days. Returns nil for windows
+    /// that never close.
+    public func nextOpening(after date: Date) -> Date? {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let today = calendar.startOfDay(for: date)
+        var first: Date?
+        for offset in 0...7 {
+            guard let day = calendar.date(byAdding: .day, value: offset, to: today) else { continue }
+            let weekday = (calendar.component(.weekday, from: day) + 5) % 7 + 1
+            for window in windows where window.days.contains(weekday) && window.start < 24 * 60 {
+                // In a gap of a daylight saving change, the calendar moves the start forward.
+                guard
+                    let start = calendar.date(
+                        bySettingHour: window.start / 60, minute: window.start % 60, second: 0, of: day),
+                    start > date, !contains(start.addingTimeInterval(-60))
+                else { continue }
+                if first.map({ start < $0 }) ?? true { first = start }
+            }
+        }
+        return first
+    }
+
     /// Parses `HH:MM-HH:MM` into minutes after midnight.
     private static func hours(_ text: String) -> (start: Int, end: Int)? {
         let times = text.split(separator: "-").map { minutes(String($0)) }

@@ -172,7 +172,7 @@ extension Control {
         let stats = particle.status == .running ? await hypervisor.stats(particleID: particle.id) : nil
         return ParticleStatusReport(
             particle: particle, stats: stats, openConnections: activity.openCount(particle.id),
-            lastActivity: activity.lastActivity(particle.id))
+            lastActivity: activity.lastActivity(particle.id), wakeAt: wakesAt(particle, now: clock()))
     }
 
     /// Runs `command` in a running particle and returns its output and exit code.
