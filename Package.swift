@@ -38,6 +38,7 @@ let package = Package(
         .testTarget(name: "APITests", dependencies: ["API"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway"]),
         .testTarget(name: "IntegrationsTests", dependencies: ["Integrations"]),
+        .testTarget(name: "ParticledTests", dependencies: ["particled"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Support", "COpenSSL"]),
     ]
 )

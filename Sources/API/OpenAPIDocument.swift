@@ -2574,13 +2574,23 @@ enum OpenAPIDocument {
                 ],
                 "format": "date-time"
               },
+              "wake_at": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "format": "date-time",
+                "description": "When the platform wakes or starts the particle by itself next: a sleeping particle's guest timer, or the next window of a schedule policy. Null when nothing will, and while it runs."
+              },
               "healthy": {
-                "type": "boolean"
+                "type": "boolean",
+                "description": "True while the guest runs and its QEMU responds to queries; false in every other status, where no guest runs to check."
               }
             },
             "required": [
               "vm_stats",
               "network_peers",
+              "wake_at",
               "healthy"
             ]
           }

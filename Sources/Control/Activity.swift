@@ -67,6 +67,19 @@ public final class ActivityTracker: Sendable {
         if let oldest { end(particleID, id: oldest) }
     }
 
+    /// Ends every open activity of `particleID`, for a guest that is gone; returns how many
+    /// were open.
+    @discardableResult
+    public func endAll(_ particleID: String) -> Int {
+        let now = clock()
+        return state.withLock { state in
+            guard let count = state.entries[particleID]?.open.count, count > 0 else { return 0 }
+            state.entries[particleID]!.open = [:]
+            state.entries[particleID]!.lastActivity = now
+            return count
+        }
+    }
+
     /// Counts as activity on `particleID` now, without opening any (a wake, a start).
     public func touch(_ particleID: String) {
         let now = clock()

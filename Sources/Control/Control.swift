@@ -68,6 +68,8 @@ public final class Control: Sendable {
     /// When this process started: activity before it is unknown, so no particle sleeps for
     /// idleness sooner than its timeout after it.
     let startedAt: Date
+    /// When a start was last refused for lack of room in `memory_dir`, to log that once a minute.
+    let lastMemoryRefusal = Locked<Date?>(nil)
 
     public init(
         store: any Store, hypervisor: any Hypervisor, configuration: Configuration,

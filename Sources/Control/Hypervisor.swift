@@ -109,6 +109,27 @@ public struct ExecResult: Sendable, Equatable {
     }
 }
 
+/// The end of a guest's QEMU that no operation requested, as far as the VMM saw it.
+public struct MachineExit: Sendable, Equatable {
+    /// "exit status 0" or "killed by signal 7 (SIGBUS)". Nil when the VMM did not see the
+    /// process end, because it ended while particled was down or the kernel's process events
+    /// are not available.
+    public var status: String?
+    /// The last lines QEMU wrote to its log.
+    public var qemuOutput: String
+    /// The last lines of the guest's serial console.
+    public var consoleTail: String
+
+    public init(status: String?, qemuOutput: String, consoleTail: String) {
+        self.status = status
+        self.qemuOutput = qemuOutput
+        self.consoleTail = consoleTail
+    }
+
+    /// Whether QEMU ended cleanly, which is how a guest that powers itself off ends.
+    public var isClean: Bool { status == "exit status 0" }
+}
+
 /// What the VMM finds of a particle's guest after a restart, once it has finished or undone a
 /// sleep or wake that was cut short.
 public enum GuestState: String, Sendable, Equatable {
@@ -135,6 +156,12 @@ public protocol Hypervisor: Sendable {
     /// Powers the guest off if it runs and removes every file of the particle.
     func destroy(particleID: String) async throws
     func isRunning(particleID: String) async -> Bool
+    /// Throws `unavailable` when `memory_dir` has less free space than a guest with
+    /// `memoryBytes` of RAM may fill: its QEMU would die of SIGBUS once the tmpfs is full.
+    func requireMemoryRoom(memoryBytes: UInt64) async throws
+    /// Removes what a guest whose QEMU ended by itself left behind (its tap, `exec` connections
+    /// that would otherwise wait forever) and returns how it ended.
+    func cleanUpEndedGuest(particleID: String) async -> MachineExit
     /// Saves the guest's memory to disk and ends its QEMU, so that the particle holds no host
     /// memory. Returns when a timer in the guest is next due (nil for none), to wake it for it.
     func sleep(particleID: String) async throws -> Date?
@@ -147,7 +174,8 @@ public protocol Hypervisor: Sendable {
     func hasSavedMemory(particleID: String) async -> Bool
     /// Repairs a sleep or wake cut short by a crash and reports the guest's state: a QEMU that
     /// runs is kept, one left paused by a cut-short save resumes, one that had not finished
-    /// loading saved memory is ended (the memory file is still whole).
+    /// loading saved memory is ended (the memory file is still whole). A guest resumed from
+    /// another guest's memory gets its identity now, or is ended if its agent does not take it.
     func recover(particleID: String) async -> GuestState
     /// Takes over a guest that runs from before this process started (reads its console again).
     func adopt(particleID: String) async throws

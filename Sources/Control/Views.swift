@@ -49,6 +49,8 @@ public struct ParticleStatusReport: Sendable {
     /// Proxied exchanges, tunnels, SSH sessions and `exec` commands open on it.
     public var openConnections: Int
     public var lastActivity: Date?
+    /// When the scheduler wakes or starts the particle by itself next, if it will.
+    public var wakeAt: Date?
 
     /// The fields of `GET /v1/particles/:name/status`: the details plus the guest's numbers.
     public var json: JSON {
@@ -66,7 +68,9 @@ public struct ParticleStatusReport: Sendable {
             ])))
         fields.append(("network_peers", .int(Int64(openConnections))))
         fields.append(("last_activity_at", lastActivity.map(JSON.time) ?? .null))
-        fields.append(("healthy", .bool(status == .running ? stats != nil : status != .error)))
+        fields.append(("wake_at", wakeAt.map(JSON.time) ?? .null))
+        // Only a running guest can be checked, by its QEMU responding to the queries for the numbers above.
+        fields.append(("healthy", .bool(status == .running && stats != nil)))
         return .object(fields)
     }
 }

@@ -18,6 +18,9 @@ public struct CrashPoint: Sendable, Equatable, CustomStringConvertible {
     public static let environmentVariable = "PARTICLE_CRASH_AT"
 
     public static let createStored = CrashPoint("create.stored")
+    /// A new particle's QEMU has loaded its image's template guest and is paused, and the
+    /// guest has neither run nor taken the particle's identity.
+    public static let createTemplateLoaded = CrashPoint("create.template-loaded")
     /// A new particle's guest runs, resumed from its image's template with its identity applied.
     public static let createTemplateResumed = CrashPoint("create.template-resumed")
     public static let startStored = CrashPoint("start.stored")
@@ -54,7 +57,7 @@ public struct CrashPoint: Sendable, Equatable, CustomStringConvertible {
     public static let wakeResumed = CrashPoint("wake.resumed")
 
     public static let all: [CrashPoint] = [
-        createStored, createTemplateResumed, startStored, bootLaunched, stopStored,
+        createStored, createTemplateLoaded, createTemplateResumed, startStored, bootLaunched, stopStored,
         stopPowerdownSent, deleteStored, deleteDestroyed, duplicateStored, duplicateCopied,
         rebuildStored, rebuildReplaced, resizeStored, renameStored, snapshotCreateStored,
         snapshotCreatePaused, snapshotCreateTaken, snapshotRestoreStored, snapshotDeleteStored,

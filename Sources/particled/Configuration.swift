@@ -95,7 +95,31 @@ struct Configuration: Codable {
         } catch DecodingError.typeMismatch(_, let context) {
             let key = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw StartupError("invalid value for '\(key)' in \(path): \(context.debugDescription)")
+        } catch {
+            throw invalidValue(in: object, path: path) ?? StartupError("invalid config file \(path): \(error)")
         }
+    }
+
+    /// Finds the key whose value fails to decode, by decoding each key alone, and describes it.
+    ///
+    /// JSONDecoder (Foundation of Swift 6.3) rejects a number that does not fit an integer key,
+    /// like 1.5 or 1e30, as data that is not valid JSON, without naming the key.
+    private static func invalidValue(in object: [String: Any], path: String) -> StartupError? {
+        for key in object.keys.sorted() {
+            guard let single = try? JSONSerialization.data(withJSONObject: [key: object[key]!]),
+                (try? JSONDecoder().decode(Configuration.self, from: single)) == nil
+            else { continue }
+            guard let number = object[key] as? NSNumber else {
+                return StartupError("invalid value for '\(key)' in \(path)")
+            }
+            let value = number.doubleValue
+            let whole = "invalid value \(number) for '\(key)' in \(path): it must be a whole number"
+            guard value.rounded(.down) != value else {
+                return StartupError("\(whole) from \(Int.min) to \(Int.max)")
+            }
+            return StartupError("\(whole), such as \(Int(value.rounded(.down))) or \(Int(value.rounded(.up)))")
+        }
+        return nil
     }
 
     /// Checks the values that would otherwise fail later with a less clear error.

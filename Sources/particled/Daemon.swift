@@ -42,7 +42,7 @@ struct Daemon {
                 try MemoryDirectory.prepare(
                     configuration.idle.memoryDirectory, hugePages: configuration.idle.memoryHugePages))
         } catch {
-            throw StartupError("\(error)")
+            throw StartupError(error.message)
         }
         let hypervisor = try QEMUHypervisor(
             configuration: .init(
@@ -65,6 +65,7 @@ struct Daemon {
                 billing: try billing.settings(), idle: configuration.idle.settings),
             payments: billing.paymentProvider(), mailer: billing.mailer(domain: configuration.domain),
             clock: Self.clock())
+        try blockingAwait { await hypervisor.removeInterruptedTemplateBuilds() }
         try blockingAwait { try await control.reconcile() }
         try blockingAwait { _ = try await control.checkLedger() }
         let usageMeter = UsageMeter(

@@ -16,6 +16,14 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     var calls: [String] = []
     var failBoot = false
     var failGrow = false
+    /// The free bytes of the stand-in for `memory_dir`.
+    var memoryFreeBytes = UInt64.max
+    /// When the guest's next timer is due, as a sleep reports it.
+    var nextTimer: Date?
+    /// What QEMU reports of each running guest; nil for a QEMU that does not respond.
+    var stats: MachineStats?
+    /// How the next guest that ends by itself ended.
+    var exit = MachineExit(status: "exit status 0", qemuOutput: "", consoleTail: "reboot: Power down")
 
     private func record(_ call: String) { lock.withLock { calls.append(call) } }
 
@@ -49,13 +57,23 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         }
     }
     func isRunning(particleID: String) async -> Bool { lock.withLock { running.contains(particleID) } }
+    func requireMemoryRoom(memoryBytes: UInt64) async throws {
+        let free = lock.withLock { memoryFreeBytes }
+        if free < memoryBytes {
+            throw ControlError.unavailable("not enough room in memory_dir /test: \(free) bytes free, \(memoryBytes) needed")
+        }
+    }
+    func cleanUpEndedGuest(particleID: String) async -> MachineExit {
+        record("ended")
+        return lock.withLock { exit }
+    }
     func sleep(particleID: String) async throws -> Date? {
         record("sleep")
-        lock.withLock {
+        return lock.withLock {
             _ = running.remove(particleID)
             _ = sleeping.insert(particleID)
+            return nextTimer
         }
-        return nil
     }
     func nextTimer(particleID: String) async -> Date? { nil }
     func wake(_ spec: MachineSpec) async throws {
@@ -78,7 +96,7 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     func adopt(particleID: String) async throws { record("adopt") }
     func repairFiles(particleID: String) async throws -> DiskState? { lock.withLock { disks[particleID] } }
     func waitUntilBooted(_ spec: MachineSpec) async throws { record("wait \(spec.hostname)") }
-    func stats(particleID: String) async -> MachineStats? { nil }
+    func stats(particleID: String) async -> MachineStats? { lock.withLock { running.contains(particleID) ? stats : nil } }
     func exec(_ spec: MachineSpec, command: String, onOutput: (@Sendable ([UInt8]) -> Void)?) async throws -> ExecResult {
         ExecResult(exitCode: 0, output: Array(command.utf8))
     }

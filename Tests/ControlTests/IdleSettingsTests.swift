@@ -38,6 +38,25 @@ import Testing
         #expect(schedule.windows[1].end == 1440)
     }
 
+    @Test func nextOpenings() throws {
+        // 2026-12-04 is a Friday; Berlin is UTC+1 in winter and UTC+2 in summer.
+        let weekdays = try WeeklySchedule(parsing: "mon-fri 08:00-19:00 Europe/Berlin")
+        #expect(weekdays.nextOpening(after: date("2026-12-04T06:00:00Z")) == date("2026-12-04T07:00:00Z"))
+        #expect(weekdays.nextOpening(after: date("2026-12-04T07:00:00Z")) == date("2026-12-07T07:00:00Z"))
+        #expect(weekdays.nextOpening(after: date("2026-12-04T12:00:00Z")) == date("2026-12-07T07:00:00Z"))
+        // Across the change to summer time on Sunday 2026-03-29.
+        #expect(weekdays.nextOpening(after: date("2026-03-27T20:00:00Z")) == date("2026-03-30T06:00:00Z"))
+
+        // Windows that follow each other open once; a window across midnight opens the evening before.
+        let adjacent = try WeeklySchedule(parsing: "mon 08:00-12:00; mon 12:00-14:00; tue 22:00-02:00")
+        #expect(adjacent.nextOpening(after: date("2026-12-07T09:00:00Z")) == date("2026-12-08T22:00:00Z"))
+        #expect(adjacent.nextOpening(after: date("2026-12-06T09:00:00Z")) == date("2026-12-07T08:00:00Z"))
+
+        // A window that never closes never opens.
+        let always = try WeeklySchedule(parsing: "mon-sun 00:00-24:00")
+        #expect(always.nextOpening(after: date("2026-12-04T12:00:00Z")) == nil)
+    }
+
     @Test(arguments: [
         ("mon-fri 08:00-19:00 Mars/Base", "unknown time zone 'Mars/Base'"),
         ("mon-fri 8:00-19:00", "invalid hours"),

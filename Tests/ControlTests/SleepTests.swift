@@ -157,4 +157,107 @@ import Testing
         try await look(scheduler)
         #expect(try await control.particle(accountID: account, name: "web").status == .stopped)
     }
+
+    @Test func fullMemoryDirectoryRefusesStarts() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let account = try await owner(control)
+        _ = try await control.createParticle(accountID: account, name: "web")
+        _ = try await control.sleepParticle(accountID: account, name: "web")
+        _ = try await control.createParticle(accountID: account, name: "db")
+        _ = try await control.stopParticle(accountID: account, name: "db")
+        hypervisor.lock.withLock { hypervisor.memoryFreeBytes = 1 << 30 }
+        let callsBefore = hypervisor.lock.withLock { hypervisor.calls.count }
+
+        // Create: refused before anything is stored.
+        await #expect(throws: ControlError.self) {
+            try await control.createParticle(accountID: account, name: "new")
+        }
+        #expect(try await control.particles(accountID: account).map(\.name).sorted() == ["db", "web"])
+
+        // Wake: the particle sleeps on with its memory, and the message names the particle.
+        do {
+            _ = try await control.startParticle(accountID: account, name: "web")
+            Issue.record("a wake was allowed without room in memory_dir")
+        } catch let error as ControlError {
+            #expect(error.code == .unavailable)
+            #expect(error.message.hasPrefix("particle 'web' did not wake: not enough room in memory_dir"), "\(error.message)")
+        }
+        #expect(try await control.particle(accountID: account, name: "web").status == .sleeping)
+        #expect(await hypervisor.hasSavedMemory(particleID: try await control.particle(accountID: account, name: "web").id))
+
+        // Start of a stopped particle: it stays stopped.
+        await #expect(throws: ControlError.self) {
+            try await control.startParticle(accountID: account, name: "db")
+        }
+        #expect(try await control.particle(accountID: account, name: "db").status == .stopped)
+        #expect(hypervisor.lock.withLock { hypervisor.calls.count } == callsBefore, "the VMM was not asked to start anything")
+
+        // With room again, both start.
+        hypervisor.lock.withLock { hypervisor.memoryFreeBytes = .max }
+        #expect(try await control.startParticle(accountID: account, name: "web").status == .running)
+        #expect(try await control.startParticle(accountID: account, name: "db").status == .running)
+    }
+
+    @Test func guestDeathEndsItsActivities() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let account = try await owner(control)
+        let web = try await control.createParticle(accountID: account, name: "web")
+        _ = control.activity.begin(web.id, .exec, detail: "sleep 600")
+        _ = control.activity.begin(web.id, .ssh, detail: "key laptop, port 22")
+        hypervisor.lock.withLock {
+            hypervisor.exit = MachineExit(status: "killed by signal 7 (SIGBUS)", qemuOutput: "", consoleTail: "login:")
+            _ = hypervisor.running.remove(web.id)
+        }
+        let scheduler = IdleScheduler(control: control)
+        try await look(scheduler)
+        #expect(try await control.particle(accountID: account, name: "web").status == .stopped)
+        #expect(hypervisor.calls.contains("ended"))
+        #expect(control.activity.openCount(web.id) == 0)
+        #expect(try await control.whyAwake(accountID: account, name: "web").activities.isEmpty)
+    }
+
+    @Test func statusShowsWakeTimeAndHealth() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let account = try await owner(control)
+        _ = try await control.createParticle(accountID: account, name: "web")
+        let start = now.withLock { $0 }
+        hypervisor.lock.withLock {
+            hypervisor.stats = MachineStats(
+                vcpus: 1, memoryTotalBytes: 2 << 30, diskTotalBytes: 10 << 30, uptimeSeconds: 5, vmState: "Running")
+            hypervisor.nextTimer = start.addingTimeInterval(7200)
+        }
+        func fields() async throws -> [String: Any] {
+            let report = try await control.status(accountID: account, name: "web")
+            return try #require(try JSONSerialization.jsonObject(with: Data(report.json.serialized().utf8)) as? [String: Any])
+        }
+
+        // Running, and its QEMU responds: healthy, and nothing to wake.
+        var running = try await fields()
+        #expect(running["healthy"] as? Bool == true)
+        #expect(running["wake_at"] is NSNull)
+        hypervisor.lock.withLock { hypervisor.stats = nil }
+        running = try await fields()
+        #expect(running["healthy"] as? Bool == false, "a QEMU that does not respond is not healthy")
+
+        // Asleep: no guest to check, and the guest's timer wakes it in two hours.
+        _ = try await control.sleepParticle(accountID: account, name: "web")
+        let asleep = try await fields()
+        #expect(asleep["healthy"] as? Bool == false)
+        #expect(asleep["wake_at"] as? String == "2027-01-15T10:00:00Z")
+
+        // 1_800_000_000 is Friday 2027-01-15 08:00 UTC: the window opening at 09:00 comes first.
+        _ = try await control.setIdlePolicy(
+            accountID: account, name: "web", policy: "schedule", schedule: "mon-fri 09:00-17:00 UTC")
+        #expect(try await fields()["wake_at"] as? String == "2027-01-15T09:00:00Z")
+
+        // Stopped under a schedule, it starts when the window opens; under `sleep`, nothing starts it.
+        _ = try await control.stopParticle(accountID: account, name: "web")
+        #expect(try await fields()["wake_at"] as? String == "2027-01-15T09:00:00Z")
+        _ = try await control.setIdlePolicy(accountID: account, name: "web", policy: "sleep")
+        #expect(try await fields()["wake_at"] is NSNull)
+        #expect(try await fields()["healthy"] as? Bool == false)
+    }
 }

@@ -168,9 +168,25 @@ import Testing
         let rig = try CrashRig()
         defer { rig.harness.stop() }
 
+        // Create from the image's template: killed with the template guest loaded and paused,
+        // before it ran or took the particle's identity. The restart resumes it with its own
+        // identity at once. Without it the guest would keep the template's address, and the
+        // wait for its sshd would last the whole boot timeout (180 s).
+        try rig.waitForTemplate()
+        try rig.crash(at: "create.template-loaded") {
+            _ = try rig.api("POST", "/v1/particles", #"{"name": "c"}"#)
+        }
+        let loaded = try rig.id("c")
+        let loadedPIDs = try rig.qemuProcesses(loaded)
+        #expect(loadedPIDs.count == 1, "QEMU of the particle being created: \(loadedPIDs)")
+        try rig.waitForStatus("c", "running", timeout: 30)
+        #expect(try rig.qemuProcesses(loaded) == loadedPIDs, "the adopted QEMU is the same process")
+        #expect(rig.harness.log.contains("applied the identity of a resumed guest"))
+        #expect(try rig.exec("c", "hostname") == "c\n")
+        #expect(try rig.api("DELETE", "/v1/particles/c").status == 204)
+
         // Create from the image's template: killed once the guest is resumed with its identity.
         // The guest is adopted and becomes running.
-        try rig.waitForTemplate()
         try rig.crash(at: "create.template-resumed") {
             _ = try rig.api("POST", "/v1/particles", #"{"name": "d"}"#)
         }
@@ -270,6 +286,69 @@ import Testing
         #expect(try rig.get("d").status == 404)
         #expect(try rig.qemuProcesses(id).isEmpty)
         #expect(try rig.particleDirectories().isEmpty)
+    }
+
+    @Test func templateBuildInterrupted() throws {
+        let harness = try ParticledHarness()
+        defer { harness.stop() }
+        // Image folders of this test's own (links to the cached image files) without a
+        // template, so that particled builds one at its start.
+        let images = harness.stateDirectory.appendingPathComponent("images")
+        try FileManager.default.removeItem(at: images)
+        let cache = ParticledHarness.imageCache.appendingPathComponent("images")
+        for name in try FileManager.default.contentsOfDirectory(atPath: cache.path) where name.hasPrefix("debian-12-") {
+            let source = cache.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: source.appendingPathComponent("image.json").path) else { continue }
+            let folder = images.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            for file in ["image.json", "vmlinux", "initramfs.cpio.gz", "rootfs.qcow2"] {
+                try FileManager.default.createSymbolicLink(
+                    at: folder.appendingPathComponent(file), withDestinationURL: source.appendingPathComponent(file))
+            }
+        }
+        try harness.start()
+
+        // The build's guest boots in a folder of its own (this test creates no particle), and
+        // particled is killed meanwhile.
+        let particles = harness.stateDirectory.appendingPathComponent("particles")
+        var build: (id: String, pid: Int32)?
+        let deadline = Date().addingTimeInterval(60)
+        while build == nil && Date() < deadline {
+            for id in (try? FileManager.default.contentsOfDirectory(atPath: particles.path)) ?? [] {
+                let pidFile = particles.appendingPathComponent("\(id)/qemu.pid")
+                guard let text = try? String(contentsOf: pidFile, encoding: .utf8),
+                    let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0
+                else { continue }
+                build = (id, pid)
+            }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        let (id, pid) = try #require(build, "no template build started:\n\(harness.log.suffix(2000))")
+        harness.killParticled()
+        #expect(kill(pid, 0) == 0, "the build's QEMU outlives particled")
+        // A template folder half written when particled was killed, as `saveTemplate` leaves it.
+        let imageFolders = try FileManager.default.contentsOfDirectory(atPath: images.path)
+        let templates = try #require(
+            imageFolders.map { images.appendingPathComponent("\($0)/templates") }
+                .first { FileManager.default.fileExists(atPath: $0.path) })
+        let templateFolder = templates.appendingPathComponent("1x2048M")
+        let halfWritten = templates.appendingPathComponent(".1x2048M.build-999999")
+        try FileManager.default.createDirectory(at: halfWritten, withIntermediateDirectories: true)
+        try Data("{}".utf8).write(to: halfWritten.appendingPathComponent("template.json"))
+
+        // Without fast create the restart builds no template again, and it removes the old build.
+        try harness.start(config: ["fast_create": false])
+        // The killed QEMU may stay a zombie for a moment, until init reaps it.
+        let reaped = Date().addingTimeInterval(10)
+        while kill(pid, 0) == 0 && Date() < reaped { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(kill(pid, 0) != 0, "the interrupted build's QEMU (pid \(pid)) still runs")
+        #expect(!FileManager.default.fileExists(atPath: particles.appendingPathComponent(id).path))
+        #expect(!FileManager.default.fileExists(atPath: halfWritten.path))
+        #expect(!FileManager.default.fileExists(atPath: templateFolder.appendingPathComponent("template.json").path))
+        let links = try Command.run("ip", ["-n", harness.namespace, "-o", "link", "show"]).output
+        #expect(!links.contains(": pt"), "\(links)")
+        #expect(harness.log.contains("msg=\"interrupted template build removed\" build=\(id) qemu_pid=\(pid)"))
+        #expect(harness.log.contains("msg=\"half-written template removed\""))
     }
 }
 

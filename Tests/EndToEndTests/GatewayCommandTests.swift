@@ -164,6 +164,14 @@ import Testing
             (["logs", "web", "-x"], 2, "error: unknown option -x for logs; see `help logs`"),
             (["logs", "web", "--offset", "-1"], 2, "error: invalid offset -1; use 0 or more bytes"),
             (["help", "nosuch"], 2, "error: unknown command 'nosuch'"),
+            // A schedule as a shell passes it (OpenSSH joins the words with spaces), and quoted
+            // once more: both parse, and the particle is looked up.
+            (["idle", "nosuch", "schedule", "--schedule", "mon-fri 08:00-19:00 Europe/Berlin"], 3,
+             "error: particle 'nosuch' not found"),
+            (["idle", "nosuch", "schedule", "--schedule", "'mon-fri 08:00-19:00 Europe/Berlin'"], 3,
+             "error: particle 'nosuch' not found"),
+            (["idle", "nosuch", "schedule", "--schedule", "mon-fri 08:00-19:00 UTC", "extra"], 2,
+             "error: unexpected argument 'extra'"),
         ]
         for (arguments, status, error) in cases {
             let result = try Command.runAllowingFailure("ssh", harness.sshArguments() + arguments)

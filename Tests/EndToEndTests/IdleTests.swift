@@ -164,6 +164,13 @@ import Testing
         #expect(timer.status == 0, "\(timer.output)")
         try waitForStatus(harness, "web", "sleeping", within: 30)
         #expect(harness.log.contains("wake_at="))
+        // `status` shows when the timer wakes it, and claims no health for a guest that does not run.
+        let asleep = try jsonObject(try harness.ssh("status", "web", "--json").output)
+        #expect(asleep["healthy"] as? Bool == false, "\(asleep)")
+        #expect((asleep["wake_at"] as? String)?.hasSuffix("Z") == true, "\(asleep)")
+        let statusText = try harness.ssh("status", "web").output
+        let wakeLine = statusText.split(separator: "\n").first { $0.hasPrefix("wake_at ") }
+        #expect(wakeLine?.hasSuffix("Z") == true, "\(statusText)")
         try waitUntil(within: 60, "the guest timer to wake the particle") {
             harness.log.contains("reason=\"guest timer\"")
         }
@@ -180,6 +187,37 @@ import Testing
         Thread.sleep(forTimeInterval: 3)
         #expect(try status(harness, "web") == "stopped")
         #expect(qemuPIDs(harness, id).isEmpty)
+
+        // A QEMU killed by SIGBUS, as a RAM file on a full memory_dir makes it, while an `exec`
+        // runs: the death is logged with its signal, and the exec ends with its activity.
+        #expect(try harness.ssh("start", "web").status == 0)
+        let execStatus = harness.directory.appendingPathComponent("exec-status").path
+        let execOutput = harness.directory.appendingPathComponent("exec-output").path
+        let execLine = (["ssh"] + harness.sshArguments() + ["exec", "web", "--", "sleep", "600"]).joined(separator: " ")
+        let execGroup = try harness.startBackground("\(execLine) > \(execOutput) 2>&1; echo $? > \(execStatus)")
+        defer { harness.stopBackground(execGroup) }
+        do {
+            try waitUntil(within: 30, "the exec to be an activity") {
+                let report = try? jsonObject(try harness.ssh("why-awake", "web", "--json").output)
+                return (report?["activities"] as? [[String: Any]])?.contains { $0["kind"] as? String == "exec" } == true
+            }
+        } catch {
+            let output = (try? String(contentsOfFile: execOutput, encoding: .utf8)) ?? ""
+            throw HarnessError("\(error); the exec printed: \(output)")
+        }
+        let crashed = try #require(qemuPIDs(harness, id).first)
+        kill(crashed, SIGBUS)
+        try waitForStatus(harness, "web", "stopped", within: 30)
+        #expect(harness.log.contains("msg=\"guest's QEMU ended unexpectedly\""))
+        #expect(harness.log.contains("exit=\"killed by signal 7 (SIGBUS)\""))
+        try waitUntil(within: 15, "the exec to end") { FileManager.default.fileExists(atPath: execStatus) }
+        let execExit = try String(contentsOfFile: execStatus, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(execExit != "0", "the exec of a dead guest failed")
+        let afterDeath = try jsonObject(try harness.ssh("why-awake", "web", "--json").output)
+        #expect((afterDeath["activities"] as? [Any])?.isEmpty == true, "\(afterDeath)")
+        #expect(try harness.ssh("logs", "web").output.contains("particle: QEMU ended (killed by signal 7 (SIGBUS))"))
+        Thread.sleep(forTimeInterval: 2)
+        #expect(try status(harness, "web") == "stopped", "policy none leaves it stopped")
 
         // Back under `sleep`, a request starts the stopped particle. A cold boot outlasts the
         // 1 s hold: the browser gets the 504 page that reloads itself, and the boot goes on.
@@ -204,6 +242,11 @@ import Testing
         #expect(set.status == 0, "\(set.output)")
         Thread.sleep(forTimeInterval: 2)
         #expect(try status(harness, "web") == "sleeping", "the window is closed")
+        // The window opens at the start of the minute of `opens`.
+        let opening = ISO8601DateFormatter().string(
+            from: Date(timeIntervalSince1970: (opens.timeIntervalSince1970 / 60).rounded(.down) * 60))
+        let scheduled = try jsonObject(try harness.ssh("status", "web", "--json").output)
+        #expect(scheduled["wake_at"] as? String == opening, "\(scheduled)")
         try "\(2 * 3600 + 120)".write(to: clockFile, atomically: true, encoding: .utf8)
         try waitForStatus(harness, "web", "running", within: 90)
         #expect(harness.log.contains("policy schedule"))

@@ -35,6 +35,39 @@ import Testing
         #expect(arguments.flags == ["yes"])
     }
 
+    /// The words that `ssh host idle web schedule --schedule 'mon-fri 08:00-19:00 Europe/Berlin'`
+    /// reaches the gateway with, since OpenSSH joins its arguments with spaces.
+    @Test(arguments: [
+        ("idle web schedule --schedule mon-fri 08:00-19:00 Europe/Berlin", "mon-fri 08:00-19:00 Europe/Berlin"),
+        ("idle web schedule --schedule 'mon-fri 08:00-19:00 Europe/Berlin'", "mon-fri 08:00-19:00 Europe/Berlin"),
+        ("idle web schedule --schedule=mon-fri 08:00-19:00 UTC", "mon-fri 08:00-19:00 UTC"),
+        ("idle web schedule --schedule mon-fri 08:00-19:00", "mon-fri 08:00-19:00"),
+        ("idle web schedule --schedule mon-fri 08:00-12:00; sat,sun 10:00-14:00 Europe/Berlin",
+         "mon-fri 08:00-12:00; sat,sun 10:00-14:00 Europe/Berlin"),
+        ("idle web schedule --schedule mon-fri 08:00-12:00 ; sat 10:00-14:00", "mon-fri 08:00-12:00 ; sat 10:00-14:00"),
+        ("idle --schedule mon-fri 08:00-19:00 web schedule", "mon-fri 08:00-19:00"),
+        ("idle web schedule --schedule mon-fri 08:00-19:00 Europe/Berlin --timeout 5m", "mon-fri 08:00-19:00 Europe/Berlin"),
+    ])
+    func unquotedScheduleWords(line: String, schedule: String) throws {
+        let words = try CommandLine(parsing: line).words
+        let command = try #require(GatewayCommand.named("idle"))
+        let arguments = try Arguments(
+            words.dropFirst(), rest: nil, valueOptions: command.valueOptions,
+            valueContinuations: command.valueContinuations, knownFlags: command.flags, command: "idle")
+        #expect(arguments.options["schedule"] == schedule)
+        #expect(arguments.positional == ["web", "schedule"])
+        #expect(try WeeklySchedule(parsing: schedule).windows.isEmpty == false)
+    }
+
+    @Test func scheduleWordsStopAtGrammar() {
+        // A misspelt zone with a slash is kept, so that parsing the schedule names it.
+        #expect(WeeklySchedule.wordCount(continuing: "mon-fri", in: ["08:00-19:00", "Europe/Berlim", "web"]) == 2)
+        #expect(WeeklySchedule.wordCount(continuing: "mon-fri", in: ["08:00-19:00", "web"]) == 1)
+        #expect(WeeklySchedule.wordCount(continuing: "mon-fri", in: ["web", "08:00-19:00"]) == 0)
+        #expect(WeeklySchedule.wordCount(continuing: "mon-fri 08:00-19:00", in: ["UTC"]) == 0)
+        #expect(WeeklySchedule.wordCount(continuing: "08:00-19:00", in: ["UTC"]) == 0)
+    }
+
     @Test(arguments: [
         (["--size", "p1", "--size", "p2"], "--size is given twice"),
         (["--size"], "missing value for --size"),

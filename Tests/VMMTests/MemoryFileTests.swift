@@ -112,18 +112,4 @@ import Testing
         }
         #expect(FileManager.default.fileExists(atPath: folder + "/keep"))
     }
-
-    /// Without huge pages particled mounts nothing, so an empty folder on a disk is refused.
-    @Test func prepareWithoutHugePagesRejectsDisk() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("memory-dir-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let type = MemoryDirectory.mount(covering: folder, in: MemoryDirectory.readMounts())?.type
-        try #require(type != "tmpfs", "the temporary folder is on a tmpfs here")
-        #expect {
-            try MemoryDirectory.prepare(folder, hugePages: false)
-        } throws: { error in
-            "\(error)".contains("or set memory_huge_pages to let particled mount one")
-        }
-        #expect(MemoryDirectory.mount(covering: folder, in: MemoryDirectory.readMounts())?.point != folder)
-    }
 }

@@ -41,3 +41,18 @@ int particle_eventfd(void);
 /// Foundation's Process leaks an internal socket into the child, so a daemonizing child (QEMU
 /// with -daemonize) keeps it open and Process never detects the exit.
 pid_t particle_spawn(const char *path, char *const argv[], const char *log_path);
+
+/// Opens a netlink socket subscribed to the kernel's process events (the proc connector,
+/// CONFIG_PROC_EVENTS), so that the exit status of any process can be read, not only of a
+/// child. Needs CAP_NET_ADMIN in the initial user and PID namespace. Returns the socket, or -1
+/// with errno set.
+int particle_process_events_open(void);
+
+/// Reads one batch of process events from `fd` (blocking) and stores each process exit in the
+/// parallel arrays: the process id and its wait status (as waitpid(2) reports it). Thread
+/// exits are skipped. Returns the number stored, which may be 0, or -1 with errno set.
+int particle_process_events_read(int fd, int32_t *pids, int32_t *statuses, int capacity);
+
+/// The abbreviated name of signal `number` without the SIG prefix ("BUS"), or NULL for an
+/// unknown number. Wraps sigabbrev_np(3), which glibc declares only under _GNU_SOURCE.
+const char *particle_signal_name(int number);

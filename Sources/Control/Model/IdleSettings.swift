@@ -69,6 +69,86 @@ public struct WeeklySchedule: Sendable, Equatable {
         timeZone = zone
     }
 
+    /// Returns how many of `words` continue the schedule that starts with the word `first`,
+    /// for a schedule typed without quotes and so split into words: more days and hours, `;`
+    /// between windows and a final time zone. Returns 0 for a `first` that contains a space,
+    /// which is a whole schedule that was quoted.
+    ///
+    /// A word is taken only where the grammar expects it: after hours comes a `;` or a time
+    /// zone (an IANA name like Europe/Berlin), and a particle name or an option is neither.
+    public static func wordCount(continuing first: String, in words: ArraySlice<String>) -> Int {
+        guard !first.contains(where: \.isWhitespace) else { return 0 }
+        var state = ScheduleWordState.days
+        for part in Self.parts(of: first) {
+            guard let next = state.after(part) else { return 0 }
+            state = next
+        }
+        var count = 0
+        for word in words {
+            var next: ScheduleWordState? = state
+            for part in Self.parts(of: word) {
+                next = next?.after(part)
+            }
+            guard let next else { break }
+            state = next
+            count += 1
+            if state == .done { break }
+        }
+        return count
+    }
+
+    /// Splits a word at `;`, keeping each `;` as a part of its own.
+    private static func parts(of word: String) -> [String] {
+        var parts: [String] = []
+        var current = ""
+        for character in word {
+            if character == ";" {
+                if !current.isEmpty { parts.append(current) }
+                parts.append(";")
+                current = ""
+            } else {
+                current.append(character)
+            }
+        }
+        if !current.isEmpty { parts.append(current) }
+        return parts
+    }
+
+    /// The part of a schedule that the next word may be, while `wordCount` reads it.
+    private enum ScheduleWordState {
+        case days, hours, afterHours, done
+
+        /// Returns the state after `part`, or nil when `part` cannot come here.
+        func after(_ part: String) -> ScheduleWordState? {
+            switch self {
+            case .days:
+                return WeeklySchedule.isDays(part) ? .hours : nil
+            case .hours:
+                return WeeklySchedule.hours(part) != nil ? .afterHours : nil
+            case .afterHours:
+                if part == ";" { return .days }
+                return WeeklySchedule.isTimeZone(part) ? .done : nil
+            case .done:
+                return nil
+            }
+        }
+    }
+
+    /// Returns whether `text` is a list of days like `mon-fri` or `sat,sun`.
+    private static func isDays(_ text: String) -> Bool {
+        let items = text.lowercased().split(separator: ",", omittingEmptySubsequences: false)
+        return !items.isEmpty && items.allSatisfy { item in
+            let ends = item.split(separator: "-", omittingEmptySubsequences: false)
+            return (1...2).contains(ends.count) && ends.allSatisfy { dayNames.contains(String($0)) }
+        }
+    }
+
+    /// Returns whether `text` names a time zone. Particle names never contain a `/`, so a name
+    /// with one is taken for a zone even when it is misspelt, and parsing then reports it.
+    private static func isTimeZone(_ text: String) -> Bool {
+        !text.hasPrefix("-") && (text.contains("/") || TimeZone(identifier: text) != nil)
+    }
+
     /// Returns whether `date` falls inside one of the windows.
     public func contains(_ date: Date) -> Bool {
         var calendar = Calendar(identifier: .gregorian)
@@ -85,6 +165,30 @@ public struct WeeklySchedule: Sendable, Equatable {
             return (window.days.contains(day) && minute >= window.start)
                 || (window.days.contains(previousDay) && minute < window.end)
         }
+    }
+
+    /// Returns the first minute after `date` at which a window opens, that is a minute inside
+    /// the windows after one outside them, within the next eight days. Returns nil for windows
+    /// that never close.
+    public func nextOpening(after date: Date) -> Date? {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let today = calendar.startOfDay(for: date)
+        var first: Date?
+        for offset in 0...7 {
+            guard let day = calendar.date(byAdding: .day, value: offset, to: today) else { continue }
+            let weekday = (calendar.component(.weekday, from: day) + 5) % 7 + 1
+            for window in windows where window.days.contains(weekday) && window.start < 24 * 60 {
+                // In a gap of a daylight saving change, the calendar moves the start forward.
+                guard
+                    let start = calendar.date(
+                        bySettingHour: window.start / 60, minute: window.start % 60, second: 0, of: day),
+                    start > date, !contains(start.addingTimeInterval(-60))
+                else { continue }
+                if first.map({ start < $0 }) ?? true { first = start }
+            }
+        }
+        return first
     }
 
     /// Parses `HH:MM-HH:MM` into minutes after midnight.

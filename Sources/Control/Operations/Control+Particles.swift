@@ -20,6 +20,7 @@ extension Control {
                 "particle '\(name)' already exists; choose another name or run `delete \(name)`")
         }
         try await checkQuotas(accountID: accountID, adding: size)
+        try await requireMemoryRoom(size, ["account": accountID, "name": name])
 
         let now = clock()
         var draft = Particle(
@@ -89,6 +90,7 @@ extension Control {
     /// Boots a stopped particle; the caller holds its lock.
     func startLocked(_ particle: Particle, reason: String) async throws -> Particle {
         let fields = ["account": particle.accountID, "particle": particle.id, "name": particle.name]
+        try await requireMemoryRoom(particle.size, fields)
         let starting = try await setStatus(particle, .starting)
         CrashPoint.reach(.startStored)
         do {
@@ -170,7 +172,7 @@ extension Control {
         let stats = particle.status == .running ? await hypervisor.stats(particleID: particle.id) : nil
         return ParticleStatusReport(
             particle: particle, stats: stats, openConnections: activity.openCount(particle.id),
-            lastActivity: activity.lastActivity(particle.id))
+            lastActivity: activity.lastActivity(particle.id), wakeAt: wakesAt(particle, now: clock()))
     }
 
     /// Runs `command` in a running particle and returns its output and exit code.
@@ -227,6 +229,26 @@ extension Control {
                 .forbidden,
                 "vCPU quota reached: this account may use \(quotas.vcpus) vCPUs and uses \(vcpus);"
                     + " a \(size.rawValue) needs \(size.vcpus). Delete or resize a particle first")
+        }
+    }
+
+    /// Throws when `memory_dir` has no room for the RAM of a guest of `size`, before anything
+    /// is stored or started. Logs the refusal at most once a minute, since the scheduler may
+    /// retry a wake at every look.
+    func requireMemoryRoom(_ size: ParticleSize, _ fields: [String: String]) async throws {
+        do {
+            try await hypervisor.requireMemoryRoom(memoryBytes: size.memoryBytes)
+        } catch {
+            let now = clock()
+            let due = lastMemoryRefusal.withLock { last in
+                guard last.map({ now.timeIntervalSince($0) >= 60 }) ?? true else { return false }
+                last = now
+                return true
+            }
+            if due {
+                logger.warning("guest not started: memory_dir is too full", fields.merging(["error": "\(error)"]) { a, _ in a })
+            }
+            throw error
         }
     }
 

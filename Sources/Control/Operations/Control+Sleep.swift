@@ -77,10 +77,17 @@ extension Control {
         }
     }
 
-    /// Resumes a sleeping particle; the caller holds its lock. A failed load keeps the saved
-    /// memory and the particle sleeping.
+    /// Resumes a sleeping particle; the caller holds its lock. A failed load, or too little
+    /// room in `memory_dir` to start, keeps the saved memory and the particle sleeping.
     func wakeLocked(_ particle: Particle, reason: String) async throws -> Particle {
         let fields = ["account": particle.accountID, "particle": particle.id, "name": particle.name]
+        do {
+            try await requireMemoryRoom(particle.size, fields)
+        } catch {
+            let failure = controlError(error, operation: "wake", fields)
+            throw ControlError(
+                failure.code, "particle '\(particle.name)' did not wake: \(failure.message)", cause: failure.cause)
+        }
         let starting = try await setStatus(particle, .starting)
         do {
             try await hypervisor.wake(try await machineSpec(starting))

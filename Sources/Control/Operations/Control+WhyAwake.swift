@@ -29,6 +29,23 @@ extension Control {
         return last.addingTimeInterval(TimeInterval(particle.idleTimeoutSeconds))
     }
 
+    /// When the scheduler next wakes or starts the particle by itself: a sleeping particle's
+    /// guest timer, or for policy `schedule` the next opening of a window. Nil when nothing
+    /// will, or when the particle runs.
+    func wakesAt(_ particle: Particle, now: Date) -> Date? {
+        var times: [Date] = []
+        if particle.status == .sleeping, let timer = particle.wakeAt {
+            times.append(timer)
+        }
+        if [.sleeping, .stopped, .error].contains(particle.status), particle.idlePolicy == .schedule,
+            let schedule = particle.idleSchedule.flatMap({ try? WeeklySchedule(parsing: $0) }),
+            let opening = schedule.nextOpening(after: now)
+        {
+            times.append(opening)
+        }
+        return times.min()
+    }
+
     /// Lists what keeps the caller's particle `name` awake and when it sleeps if nothing changes.
     public func whyAwake(accountID: String, name: String) async throws -> WakeReport {
         let particle = try await self.particle(accountID: accountID, name: name)

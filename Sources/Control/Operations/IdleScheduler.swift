@@ -41,6 +41,8 @@ public final class IdleScheduler: Sendable {
 
     private struct State {
         var inFlight: Set<String> = []
+        /// The last failure of an action on each particle, logged once until it changes.
+        var lastFailure: [String: String] = [:]
         var restarts: [String: Restart] = [:]
         /// Whether each `schedule` particle's window was open at the last look.
         var windowOpen: [String: Bool] = [:]
@@ -185,15 +187,28 @@ public final class IdleScheduler: Sendable {
         }
     }
 
-    /// Records a guest that powered off by itself: `stopped`, and for policy `on` a restart
-    /// after a backoff that doubles with each death in a row.
+    /// Records a guest whose QEMU ended by itself (a power-off from inside, or a crash): logs
+    /// how it ended, ends the activities that were open on it, and stores `stopped`. For policy
+    /// `on` it schedules a restart after a backoff that doubles with each death in a row.
     private func guestDied(_ particle: Particle, now: Date) {
         act(on: particle, "record that the guest powered off") { [self] control, current in
             guard current.status == .running, !(await control.hypervisor.isRunning(particleID: current.id)) else {
                 return
             }
-            try await control.hypervisor.stop(particleID: current.id, deadline: .seconds(1))
+            let exit = await control.hypervisor.cleanUpEndedGuest(particleID: current.id)
             try await control.setStatus(current, .stopped)
+            let ended = control.activity.endAll(current.id)
+            var fields = [
+                "particle": current.id, "name": current.name, "policy": current.idlePolicy.rawValue,
+                "exit": exit.status ?? "unknown", "activities_ended": "\(ended)",
+            ]
+            if !exit.qemuOutput.isEmpty { fields["qemu_output"] = exit.qemuOutput }
+            if !exit.consoleTail.isEmpty { fields["console"] = exit.consoleTail }
+            if exit.isClean {
+                logger.notice("guest powered off by itself", fields)
+            } else {
+                logger.warning("guest's QEMU ended unexpectedly", fields)
+            }
             guard current.idlePolicy == .on else { return }
             let idle = control.configuration.idle
             let restart = state.withLock { state in
@@ -235,8 +250,17 @@ public final class IdleScheduler: Sendable {
                     guard let current = try await control.store.particle(id: particle.id) else { return }
                     try await body(control, current)
                 }
+                state.withLock { _ = $0.lastFailure.removeValue(forKey: particle.id) }
             } catch {
-                logger.warning("idle action failed", ["particle": particle.id, "action": what, "error": "\(error)"])
+                // A cause that persists (a full memory_dir) fails again at every look.
+                let failure = "\(what): \(error)"
+                let repeated = state.withLock { state in
+                    defer { state.lastFailure[particle.id] = failure }
+                    return state.lastFailure[particle.id] == failure
+                }
+                logger.log(
+                    repeated ? .debug : .warning, "idle action failed",
+                    ["particle": particle.id, "action": what, "error": "\(error)"])
             }
         }
     }

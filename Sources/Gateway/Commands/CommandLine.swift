@@ -86,13 +86,19 @@ struct Arguments {
     /// Splits `words`; `valueOptions` names the options that take a value (`--size p2`, or
     /// `--size=p2`); every other `--word` is a flag and must be in `knownFlags`. `shortFlags`
     /// maps one-letter flags to their long names (`-f` to `follow`).
+    ///
+    /// OpenSSH joins a client's arguments with spaces, so a value typed in quotes on the client
+    /// arrives as several words. For an option in `valueContinuations`, the function returns
+    /// how many of the words after the value's first word continue it, and those words join
+    /// the value with single spaces.
     init(
         _ words: ArraySlice<String>, rest: String?, valueOptions: Set<String> = [],
+        valueContinuations: [String: @Sendable (String, ArraySlice<String>) -> Int] = [:],
         knownFlags: Set<String> = [], shortFlags: [Character: String] = [:], command: String
     ) throws(ControlError) {
         self.rest = rest
-        var iterator = words.makeIterator()
-        while let word = iterator.next() {
+        var remaining = words
+        while let word = remaining.popFirst() {
             if word.count == 2, word.hasPrefix("-"), let letter = word.last, letter.isLetter {
                 guard let name = shortFlags[letter] else {
                     throw .invalidArgument(
@@ -112,12 +118,17 @@ struct Arguments {
                 name = String(name[..<equals])
             }
             if valueOptions.contains(name) {
-                guard let given = value ?? iterator.next() else {
+                guard var given = value ?? remaining.popFirst() else {
                     throw .invalidArgument(
                         "missing value for --\(name); see `help \(command)`")
                 }
                 guard options[name] == nil else {
                     throw .invalidArgument("--\(name) is given twice; give it once")
+                }
+                if let continuation = valueContinuations[name] {
+                    let count = continuation(given, remaining)
+                    given = ([given] + remaining.prefix(count)).joined(separator: " ")
+                    remaining = remaining.dropFirst(count)
                 }
                 options[name] = given
             } else if knownFlags.contains(name) || name == "json" {

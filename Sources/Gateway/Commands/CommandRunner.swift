@@ -119,7 +119,8 @@ public final class CommandRunner: Sendable {
 
         let arguments = try Arguments(
             line.words.dropFirst(), rest: line.rest, valueOptions: command.valueOptions,
-            knownFlags: command.flags, shortFlags: command.shortFlags, command: command.name)
+            valueContinuations: command.valueContinuations, knownFlags: command.flags,
+            shortFlags: command.shortFlags, command: command.name)
         if line.rest != nil && command.name != "exec" {
             throw ControlError.invalidArgument(
                 "'--' is only used by exec; see `help \(command.name)`")

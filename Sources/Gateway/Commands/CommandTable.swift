@@ -7,6 +7,9 @@ struct GatewayCommand: Sendable {
     var summary: String
     var examples: [String]
     var valueOptions: Set<String> = []
+    /// Functions, by value option, that return how many of the words after the value's first
+    /// word still belong to it, for values typed without quotes (see `Arguments`).
+    var valueContinuations: [String: @Sendable (String, ArraySlice<String>) -> Int] = [:]
     var flags: Set<String> = []
     /// One-letter flags and the long flag each stands for, like `-f` for `--follow`.
     var shortFlags: [Character: String] = [:]

@@ -65,7 +65,8 @@ extension GatewayCommand {
             "idle web sleep --timeout 5m", "idle web on",
             "idle web schedule --schedule 'mon-fri 08:00-19:00 Europe/Berlin'",
         ],
-        valueOptions: ["timeout", "schedule"]
+        valueOptions: ["timeout", "schedule"],
+        valueContinuations: ["schedule": { WeeklySchedule.wordCount(continuing: $0, in: $1) }]
     ) { arguments, context in
         let usage = "idle NAME POLICY [--timeout 30s] [--schedule WINDOWS]"
         let name = try arguments.required(0, "particle name", usage: usage)

@@ -4,6 +4,10 @@ import Foundation
 /// The folder where running guests' RAM files are made (`memory_dir`), which must be a tmpfs:
 /// a guest's RAM must never be written to a disk while it runs.
 ///
+/// A guest's RAM file grows as the guest touches its memory. On a full tmpfs the file cannot
+/// grow, and QEMU dies of SIGBUS at the guest's next new page, so the VMM checks for room
+/// before it starts a guest.
+///
 /// With `memory_huge_pages`, particled mounts a tmpfs of its own there with huge pages
 /// (`huge=within_size`), unless a tmpfs is mounted exactly there already, and leaves it mounted
 /// when it exits, since the guests it started keep running on it. Huge pages copy a wake's RAM
@@ -20,9 +24,13 @@ public enum MemoryDirectory {
 
     /// Makes `path` ready for RAM files and returns a sentence for the log that describes it.
     /// Throws when it is not on a tmpfs and no tmpfs can be mounted there.
-    public static func prepare(_ path: String, hugePages: Bool) throws -> String {
-        try FileManager.default.createDirectory(
-            atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    public static func prepare(_ path: String, hugePages: Bool) throws(ControlError) -> String {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw .invalidArgument("cannot create memory_dir \(path): \(error.localizedDescription)")
+        }
         let folder = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         let covering = mount(covering: folder, in: readMounts())
         guard hugePages else {
@@ -65,6 +73,12 @@ public enum MemoryDirectory {
         return Glibc.mount("particle-memory", folder, "tmpfs", flags, options) == 0
     }
 
+    /// Returns the type of the file system that contains `folder` (an absolute path without
+    /// symbolic links), given `mounts` in the format of /proc/mounts.
+    static func fileSystemType(of folder: String, mounts: String) -> String? {
+        mount(covering: folder, in: parseMounts(mounts))?.type
+    }
+
     static func readMounts() -> [Mount] {
         parseMounts((try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? "")
     }
@@ -86,5 +100,43 @@ public enum MemoryDirectory {
             if mount.point.count >= (best?.point.count ?? 0) { best = mount }
         }
         return best
+    }
+
+    /// Returns the bytes that an unprivileged writer can still add to the file system of `path`.
+    static func freeBytes(_ path: String) throws(ControlError) -> UInt64 {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else {
+            throw .internal("reading the free space of memory_dir \(path) failed", detail: String(cString: strerror(errno)))
+        }
+        return UInt64(info.f_bavail) * UInt64(info.f_frsize)
+    }
+
+    /// Throws `unavailable` when `path` has less free space than a guest with `memoryBytes` of
+    /// RAM may fill. Creates the folder if it is missing.
+    ///
+    /// NOTE: guests that run already may still grow their RAM files into the free space, so
+    /// passing this check does not reserve it.
+    public static func requireRoom(_ path: String, memoryBytes: UInt64) throws(ControlError) {
+        try? FileManager.default.createDirectory(
+            atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let free = try freeBytes(path)
+        guard free < memoryBytes else { return }
+        throw .unavailable(
+            "not enough room in memory_dir \(path) for the guest's RAM: \(formatBytes(free)) free,"
+                + " \(formatBytes(memoryBytes)) needed; the operator can give that tmpfs more room"
+                + " (mount -o remount,size=...), or stop or sleep other particles first")
+    }
+
+    /// Formats a byte count in binary units with one decimal: "512 MiB", "1.5 GiB".
+    static func formatBytes(_ bytes: UInt64) -> String {
+        let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        if unit == 0 || value == value.rounded() { return "\(Int(value)) \(units[unit])" }
+        return "\(String(format: "%.1f", value)) \(units[unit])"
     }
 }

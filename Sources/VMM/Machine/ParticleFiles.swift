@@ -37,6 +37,11 @@ struct ParticleFiles {
     /// guest takes this particle's identity at its next wake.
     var identityPending: URL { file("identity.pending") }
 
+    /// Present in the folder of a guest that builds a template, which has no particle in the
+    /// store. It contains the template's folder. A restart of particled removes such a folder with
+    /// its QEMU, since the build it belonged to ended with the process that ran it.
+    var templateBuild: URL { file("template-build") }
+
     /// Whether a complete saved memory state exists.
     var hasMemoryState: Bool { FileManager.default.fileExists(atPath: memoryState.path) }
 

@@ -77,6 +77,7 @@ extension QEMUHypervisor {
                 .internal, "QEMU failed to start",
                 cause: "exit status \(status): \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
+        if let pid = files.runningPID() { exits.watch(pid, key: particleID) }
         CrashPoint.reach(.bootLaunched)
 
         let log = serialLog(for: particleID)
@@ -113,7 +114,7 @@ extension QEMUHypervisor {
         return recv(fd, &banner, 4, 0) == 4 && banner == Array("SSH-".utf8)
     }
 
-    /// Kills the particle's QEMU at once and removes its tap.
+    /// Kills the particle's QEMU at once, removes its tap and ends its `exec` connections.
     func powerOff(_ particleID: String, tap: String) async throws {
         let particleFiles = files(particleID)
         if let pid = particleFiles.runningPID() {
@@ -121,6 +122,7 @@ extension QEMUHypervisor {
             try await waitForExit(particleFiles, deadline: .seconds(10))
         }
         try? configuration.namespace.removeTap(tap)
+        endCommands(particleID)
     }
 
     func waitForExit(_ files: ParticleFiles, deadline: Duration) async throws {

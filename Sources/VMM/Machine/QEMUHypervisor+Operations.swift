@@ -58,6 +58,16 @@ extension QEMUHypervisor {
     ) async throws -> ExecResult {
         let hostKey = try String(contentsOf: files(spec.particleID).hostKeyPublic, encoding: .utf8)
         let fd = try await sockets.connect(address: spec.address, port: 22)
+        // A guest that dies sends nothing more, and the command would wait for its output
+        // forever: `endCommands` shuts this duplicate down, which ends the SSH session.
+        let handle = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+        if handle >= 0 { execSockets.withLock { _ = $0[spec.particleID, default: []].insert(handle) } }
+        defer {
+            if handle >= 0 {
+                execSockets.withLock { _ = $0[spec.particleID]?.remove(handle) }
+                close(handle)
+            }
+        }
         let privateKey = platformKey.privateKey
         let result = try await onNewThread(name: "particle-exec") {
             do {
@@ -76,7 +86,43 @@ extension QEMUHypervisor {
 extension QEMUHypervisor {
     public func adopt(particleID: String) async throws {
         let particleFiles = files(particleID)
+        if let pid = particleFiles.runningPID() { exits.watch(pid, key: particleID) }
         try SerialConsoleReader.start(
             socketPath: particleFiles.serialSocket.path, log: serialLog(for: particleID))
+    }
+
+    /// Shuts down the connections of the particle's running `exec` commands, which then fail.
+    func endCommands(_ particleID: String) {
+        execSockets.withLock { sockets in
+            for fd in sockets[particleID] ?? [] { shutdown(fd, Int32(SHUT_RDWR)) }
+        }
+    }
+
+    public func requireMemoryRoom(memoryBytes: UInt64) async throws {
+        try MemoryDirectory.requireRoom(configuration.memoryDirectory.path, memoryBytes: memoryBytes)
+    }
+
+    public func cleanUpEndedGuest(particleID: String) async -> MachineExit {
+        let particleFiles = files(particleID)
+        try? configuration.namespace.removeTap(Particle.tapName(id: particleID))
+        endCommands(particleID)
+        let status = exits.takeExit(key: particleID)?.description
+        let qemuLog = (try? String(contentsOf: particleFiles.directory.appendingPathComponent("qemu.log"), encoding: .utf8)) ?? ""
+        let console = serialLog(for: particleID)
+        let consoleTail = String(decoding: console.tail(2048), as: UTF8.self)
+        console.append(Array("particle: QEMU ended (\(status ?? "exit status unknown"))\r\n".utf8))
+        return MachineExit(
+            status: status, qemuOutput: Self.lastLines(qemuLog, count: 3),
+            consoleTail: Self.lastLines(consoleTail, count: 3))
+    }
+
+    /// Returns the last `count` non-empty lines of `text`, joined by " | ", without terminal
+    /// escape sequences and other control characters (a guest console prints both).
+    static func lastLines(_ text: String, count: Int) -> String {
+        let unescaped = text.replacingOccurrences(of: "\u{1b}\\[[0-9;?]*[A-Za-z]", with: "", options: .regularExpression)
+        let printable = String(
+            String.UnicodeScalarView(unescaped.unicodeScalars.filter { $0 == "\n" || $0.properties.generalCategory != .control }))
+        return printable.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.suffix(count).joined(separator: " | ")
     }
 }

@@ -354,15 +354,7 @@ extension QEMUHypervisor {
                 return .running
             }
             if status == "running" {
-                if FileManager.default.fileExists(atPath: particleFiles.identityPending.path) {
-                    // Resumed from another guest's memory, killed before the identity was applied.
-                    do {
-                        try applyPendingIdentity(particleFiles)
-                        logger.notice("applied the identity of a resumed guest", fields)
-                    } catch {
-                        logger.warning("cannot apply the identity of a resumed guest", fields.merging(["error": "\(error)"]) { a, _ in a })
-                    }
-                }
+                guard finishPendingIdentity(particleFiles, fields: fields) else { return .off }
                 if particleFiles.hasMemoryState {
                     logger.warning("removing saved memory of a guest that runs", fields)
                     try? FileManager.default.removeItem(at: particleFiles.memoryState)
@@ -394,18 +386,39 @@ extension QEMUHypervisor {
             do {
                 try monitor.execute("cont")
                 logger.notice("resumed a guest left paused", fields.merging(["qemu": status]) { a, _ in a })
-                if FileManager.default.fileExists(atPath: particleFiles.identityPending.path) {
-                    try applyPendingIdentity(particleFiles)
-                }
             } catch {
                 logger.warning("cannot resume a paused guest", fields.merging(["error": "\(error)"]) { a, _ in a })
             }
-            return .running
+            return finishPendingIdentity(particleFiles, fields: fields) ? .running : .off
         }) ?? .running
         if state == .off || state == .sleeping {
             try? await waitForExit(particleFiles, deadline: .seconds(10))
         }
         return state
+    }
+
+    /// Applies the identity that a guest resumed from another guest's memory (a template or a
+    /// duplicate's source) was cut short before, if its marker is there. Returns false when the
+    /// agent does not take it twice in a row, after ending the guest's QEMU. A guest without
+    /// its identity keeps the other guest's address, so a wait for its sshd would last the
+    /// whole boot timeout.
+    private func finishPendingIdentity(_ particleFiles: ParticleFiles, fields: [String: String]) -> Bool {
+        guard FileManager.default.fileExists(atPath: particleFiles.identityPending.path) else { return true }
+        for attempt in 1...2 {
+            do {
+                // The agent may still be busy with the request that the crash cut short.
+                try applyPendingIdentity(particleFiles)
+                logger.notice("applied the identity of a resumed guest", fields)
+                return true
+            } catch {
+                logger.warning(
+                    "cannot apply the identity of a resumed guest",
+                    fields.merging(["error": "\(error)", "attempt": "\(attempt)"]) { a, _ in a })
+            }
+        }
+        if let pid = particleFiles.runningPID() { kill(pid, SIGKILL) }
+        logger.warning("ended a resumed guest that did not take its identity", fields)
+        return false
     }
 
     /// Replaces the `mem-path=` value of a `memory-backend-file` option with `path`.

@@ -27,14 +27,19 @@ extension QEMUHypervisor {
         image.directory.appendingPathComponent("templates/\(vcpus)x\(memoryBytes >> 20)M")
     }
 
-    /// The template for `spec`'s image and shape, if one is complete.
+    /// The template for `spec`'s image and shape, if one is complete. A broken one is
+    /// reported and replaced in the background (`replaceBrokenTemplate`).
     private func readyTemplate(_ spec: MachineSpec, image: BuiltImage) -> (URL, TemplateOrigin)? {
         let directory = templateDirectory(image, vcpus: spec.vcpus, memoryBytes: spec.memoryBytes)
-        guard let data = try? Data(contentsOf: directory.appendingPathComponent("template.json")),
-            let origin = try? JSONDecoder().decode(TemplateOrigin.self, from: data),
-            origin.diskBytes <= spec.diskBytes
-        else { return nil }
-        return (directory, origin)
+        do {
+            guard let origin = try Self.loadTemplate(at: directory), origin.diskBytes <= spec.diskBytes else {
+                return nil
+            }
+            return (directory, origin)
+        } catch {
+            replaceBrokenTemplate(directory, error, for: spec)
+            return nil
+        }
     }
 
     /// Makes the particle by resuming its image's template; returns false when there is none.
@@ -71,6 +76,10 @@ extension QEMUHypervisor {
     ) throws {
         let manager = FileManager.default
         try manager.createDirectory(at: files.directory, withIntermediateDirectories: true)
+        // Until the agent confirms the identity, a restart must apply it (see `recover`). The
+        // marker comes before QEMU starts, because from then on a crash can leave a guest that
+        // `recover` resumes, and without its identity that guest keeps the template's address.
+        _ = manager.createFile(atPath: files.identityPending.path, contents: nil)
         try manager.copyItem(at: template.appendingPathComponent("disk.qcow2"), to: files.disk)
         // The template's overlay names the base by the path its builder saw; this one may differ.
         try Command.run(
@@ -116,8 +125,7 @@ extension QEMUHypervisor {
         let state = template.appendingPathComponent("memory.state").path
         try monitor.execute("migrate-incoming", ["uri": "exec:cat \(Self.shellQuoted(state))"])
         try waitForIncoming(monitor, deadline: .seconds(120))
-        // Until the agent confirms the identity, a restart must apply it (see `recover`).
-        _ = FileManager.default.createFile(atPath: files.identityPending.path, contents: nil)
+        CrashPoint.reach(.createTemplateLoaded)
         try monitor.execute("cont")
         try applyPendingIdentity(files)
     }
@@ -158,11 +166,20 @@ extension QEMUHypervisor {
             tapName: Particle.tapName(id: id), authorizedKeys: [])
         let fields = ["image": imageID, "template": directory.lastPathComponent]
         let started = ContinuousClock.now
+        do {
+            try MemoryDirectory.requireRoom(configuration.memoryDirectory.path, memoryBytes: memoryBytes)
+        } catch {
+            logger.warning("not building a template; creates boot cold", fields.merging(["error": "\(error)"]) { a, _ in a })
+            return
+        }
         logger.info("building a template for fast create", fields)
         defer {
             Task { try? await destroy(particleID: id) }
         }
         do {
+            let buildFiles = files(id)
+            try FileManager.default.createDirectory(at: buildFiles.directory, withIntermediateDirectories: true)
+            try Data(directory.path.utf8).write(to: buildFiles.templateBuild)
             try await coldCreate(spec, image: image)
             // Let the boot's own jobs (file system growth, units after the ready marker) finish.
             _ = try await exec(spec, command: "systemctl is-system-running --wait >/dev/null; sync", onOutput: nil)
@@ -175,6 +192,59 @@ extension QEMUHypervisor {
                 fields.merging(["ms": "\((ContinuousClock.now - started).milliseconds)"]) { a, _ in a })
         } catch {
             logger.warning("building a template failed; creates boot cold", fields.merging(["error": "\(error)"]) { a, _ in a })
+        }
+    }
+
+    /// Removes what template builds that were cut short (particled killed while one ran) left
+    /// behind: the guest's QEMU, tap, RAM file and folder, and the template's half-written
+    /// folder. Call it at start, before `prepareTemplate`. Every template build found in this
+    /// state folder is an orphan then, because the state folder's lock keeps out any other
+    /// particled that could own it.
+    public func removeInterruptedTemplateBuilds() async {
+        let particles = configuration.stateDirectory.appendingPathComponent("particles")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: particles.path)) ?? []
+        let templateMAC = Self.macAddress(for: configuration.namespace.pool.templateAddress)
+        for id in names {
+            let buildFiles = files(id)
+            let marked = FileManager.default.fileExists(atPath: buildFiles.templateBuild.path)
+            // A build by a version without the marker is known by the template's MAC address in
+            // its QEMU arguments, which no particle's guest has.
+            let argv = (try? String(contentsOf: buildFiles.launchArguments, encoding: .utf8)) ?? ""
+            guard marked || argv.contains("mac=\(templateMAC)") else { continue }
+            let fields = ["build": id, "qemu_pid": buildFiles.runningPID().map { String($0) } ?? "none"]
+            do {
+                try await powerOff(id, tap: Particle.tapName(id: id))
+                try? FileManager.default.removeItem(at: buildFiles.ramFile)
+                try FileManager.default.removeItem(at: buildFiles.directory)
+                serialLogs.withLock { $0[id] = nil }
+                logger.notice("interrupted template build removed", fields)
+            } catch {
+                logger.warning(
+                    "removing an interrupted template build failed", fields.merging(["error": "\(error)"]) { a, _ in a })
+            }
+        }
+        for definition in ImageBuilder.catalog {
+            guard let image = imageBuilder.cached(definition.id) else { continue }
+            removeHalfWrittenTemplates(in: image.directory.appendingPathComponent("templates"))
+        }
+    }
+
+    /// Removes the `.<shape>.build-<pid>` folders that `saveTemplate` had not renamed into
+    /// place, for each shape whose lock is free: a held lock means another process builds it.
+    private func removeHalfWrittenTemplates(in templates: URL) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: templates.path)) ?? []
+        for name in names where name.hasPrefix(".") && name.contains(".build-") {
+            let shape = String(name.dropFirst().prefix { $0 != "." })
+            guard let lock = try? FileLock(path: templates.appendingPathComponent(".\(shape).lock").path, wait: false)
+            else { continue }
+            defer { lock.unlock() }
+            do {
+                try FileManager.default.removeItem(at: templates.appendingPathComponent(name))
+                logger.notice("half-written template removed", ["folder": templates.appendingPathComponent(name).path])
+            } catch {
+                logger.warning(
+                    "removing a half-written template failed", ["folder": name, "error": "\(error)"])
+            }
         }
     }
 

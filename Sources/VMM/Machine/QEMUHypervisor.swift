@@ -46,6 +46,13 @@ public final class QEMUHypervisor: Hypervisor {
     let logger: Logger
     /// Serial logs of the particles whose console this process reads.
     let serialLogs = Locked<[String: SerialLog]>([:])
+    /// The exit status of each particle's last QEMU.
+    let exits = ProcessExitWatcher()
+    /// Duplicates of the sockets of `exec` commands that run, by particle, so that the end of
+    /// the guest can shut them down (see `endCommands`).
+    let execSockets = Locked<[String: Set<Int32>]>([:])
+    /// The template folders found broken and not yet removed, each reported once.
+    let reportedBrokenTemplates = Locked<Set<String>>([])
 
     public init(configuration: Configuration, images: ImageBuilder, logger: Logger) throws {
         self.configuration = configuration
@@ -54,6 +61,9 @@ public final class QEMUHypervisor: Hypervisor {
         try configuration.namespace.setUp()
         sockets = try NamespaceSockets(namespacePath: configuration.namespace.path)
         platformKey = try PlatformKey.loadOrCreate(in: configuration.stateDirectory)
+        if let reason = exits.unavailableReason {
+            logger.notice("QEMU exit statuses are not available, so a guest that ends unexpectedly is logged without one", ["error": reason])
+        }
     }
 
     func files(_ particleID: String) -> ParticleFiles {

@@ -54,6 +54,16 @@ public final class SerialLog: Sendable {
         }
     }
 
+    /// Returns the last `count` bytes kept, or fewer if less is kept.
+    public func tail(_ count: Int) -> [UInt8] {
+        lock.withLock { _ in
+            let current = (try? Data(contentsOf: currentURL)) ?? Data()
+            guard current.count < count else { return [UInt8](current.suffix(count)) }
+            let previous = (try? Data(contentsOf: previousURL)) ?? Data()
+            return [UInt8]((previous + current).suffix(count))
+        }
+    }
+
     private func readStart() -> Int {
         (try? String(contentsOf: startURL, encoding: .utf8)).flatMap { Int($0) } ?? 0
     }
