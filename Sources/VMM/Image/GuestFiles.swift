@@ -155,22 +155,26 @@ enum GuestFiles {
     ///
     /// It is perl because perl-base is in every Debian system, and one long-lived process
     /// answers in microseconds under TCG where starting a program costs tens of milliseconds.
+    /// With `--record-stock-cron ROOT` it records the cron entries of the image under ROOT
+    /// instead; the image builder runs that.
     static let agent = #"""
         #!/usr/bin/perl
         # Particle guest agent: answers the host on ttyS1. See particle-agent in Particle's source.
+        #
+        #   particle-agent                          serve the host on /dev/ttyS1
+        #   particle-agent --record-stock-cron ROOT record the cron entries of the image under ROOT
         use strict;
         use warnings;
         use POSIX ();
 
         my $device = '/dev/ttyS1';
-        system('stty', '-F', $device, 'raw', '-echo') == 0 or die "stty $device failed\n";
-        open(my $port, '+<', $device) or die "cannot open $device: $!\n";
-        binmode($port);
-        select((select($port), $| = 1)[0]);
-
         my $clock_settime = 227;       # x86_64 system call number
         my $add_entropy = 0x40085203;  # RNDADDENTROPY
         my $reseed = 0x5207;           # RNDRESEEDCRNG
+        my $port;
+
+        # Prefix of the cron files: '' in a guest, the image's root folder when the builder runs this.
+        my $root = '';
 
         sub reply { print $port join(' ', @_), "\n"; }
 
@@ -187,20 +191,21 @@ enum GuestFiles {
         my %housekeeping = map { $_ => 1 } qw(systemd-tmpfiles-clean.timer logrotate.timer
             man-db.timer);
 
-        # The earliest next elapse of any active timer, in seconds since the epoch; 0 for none.
+        # The earliest next elapse of any active timer as (EPOCH, 'systemd', UNIT), or () for none.
         # systemd 252 prints calendar times in the local zone and monotonic ones as time since
         # boot; a monotonic timer's due time counts from now, as the guest's clock only runs
         # while it is awake.
         sub next_timer {
-            my $earliest = 0;
-            open(my $uptime, '<', '/proc/uptime') or return 0;
+            my ($earliest, $unit);
+            open(my $uptime, '<', '/proc/uptime') or return ();
             my ($since_boot) = split(/ /, scalar <$uptime>);
             close($uptime);
             open(my $show, '-|', 'systemctl', 'show', '--state=active',
-                '--property=Id,NextElapseUSecRealtime,NextElapseUSecMonotonic', '*.timer') or return 0;
+                '--property=Id,NextElapseUSecRealtime,NextElapseUSecMonotonic', '*.timer') or return ();
             local $/ = '';  # one paragraph per timer
             while (my $block = <$show>) {
-                next if $block =~ /^Id=(\S+)$/m && $housekeeping{$1};
+                my ($id) = $block =~ /^Id=(\S+)$/m;
+                next if !defined $id || $housekeeping{$id};
                 my $due = 0;
                 if ($block =~ /^NextElapseUSecRealtime=\S+ (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)/m) {
                     $due = POSIX::mktime($6, $5, $4, $3, $2 - 1, $1 - 1900, 0, 0, -1) // 0;
@@ -210,10 +215,81 @@ enum GuestFiles {
                     my $monotonic = int(time() + $at - $since_boot);
                     $due = $monotonic if $at > 0 && ($due == 0 || $monotonic < $due);
                 }
-                $earliest = $due if $due > 0 && ($earliest == 0 || $due < $earliest);
+                ($earliest, $unit) = ($due, $id) if $due > 0 && (!defined $earliest || $due < $earliest);
             }
             close($show);
-            return $earliest;
+            return defined $earliest ? ($earliest, 'systemd', $unit) : ();
+        }
+
+        # The image's own cron entries, recorded by the image builder: the job lines of /etc/crontab
+        # and /etc/cron.d, and the scripts in /etc/cron.hourly, daily, weekly, monthly and yearly.
+        my $stock_file = '/usr/lib/particle/stock-cron';
+        my @run_parts_folders = map { "/etc/cron.$_" } qw(hourly daily weekly monthly yearly);
+        my $max_lines = 5000;  # per crontab; a longer file is read only this far
+
+        # The names in a folder under $root, sorted, without hidden ones.
+        sub folder_entries {
+            my ($folder) = @_;
+            opendir(my $handle, $root . $folder) or return ();
+            my @names = sort grep { !/^\./ } readdir($handle);
+            closedir($handle);
+            return @names;
+        }
+
+        # The first line of a file, without its newline, or undef.
+        sub first_line {
+            my ($path) = @_;
+            open(my $file, '<', $path) or return undef;
+            my $line = <$file>;
+            close($file);
+            chomp($line) if defined $line;
+            return $line;
+        }
+
+        # The scripts that run-parts runs in a folder: executable files named like cron.d files.
+        sub run_parts_scripts {
+            my ($folder) = @_;
+            return grep { /^[A-Za-z0-9_-]+$/ && -f "$root$folder/$_" && -x _ } folder_entries($folder);
+        }
+
+        sub system_crontabs {
+            my @names = grep { /^[A-Za-z0-9_-]+$/ && -f "$root/etc/cron.d/$_" }
+                folder_entries('/etc/cron.d');
+            return ('/etc/crontab', map { "/etc/cron.d/$_" } @names);
+        }
+
+        sub is_environment_setting {
+            my ($line) = @_;
+            return $line =~ /^\s*(?:"[^"]*"|'[^']*'|[^\s=]+)\s*=/;
+        }
+
+        # The job lines of a crontab as [LINE NUMBER, TEXT], with runs of blanks made one space.
+        sub crontab_lines {
+            my ($path) = @_;
+            return () unless -f $root . $path && -s _ < (1 << 20);
+            open(my $file, '<', $root . $path) or return ();
+            my @lines;
+            while (my $line = <$file>) {
+                last if $. > $max_lines;
+                next if $line =~ /^\s*(?:#|$)/ || is_environment_setting($line);
+                push(@lines, [$., join(' ', split(' ', $line))]);
+            }
+            close($file);
+            return @lines;
+        }
+
+        # Writes $stock_file for the image under $root; the image builder runs this.
+        sub record_stock_cron {
+            my @entries;
+            for my $path (system_crontabs()) {
+                push(@entries, "job\t$path\t$_->[1]") for crontab_lines($path);
+            }
+            for my $folder (@run_parts_folders) {
+                push(@entries, "script\t$folder/$_") for run_parts_scripts($folder);
+            }
+            open(my $file, '>', $root . $stock_file) or die "cannot write $root$stock_file: $!\n";
+            print $file "$_\n" for @entries;
+            close($file) or die "cannot write $root$stock_file: $!\n";
         }
 
         sub handle {
@@ -224,11 +300,13 @@ enum GuestFiles {
             } elsif ($command eq 'sync') {
                 system('sync') == 0 ? reply('ok', $id) : reply('error', $id, 'sync failed');
             } elsif ($command eq 'timers') {
-                reply('ok', $id, next_timer());
+                my @timer = next_timer();
+                reply('ok', $id, @timer ? $timer[0] : 0);
             } elsif ($command eq 'time' && "@arguments" =~ /^(\d+) (\d+)$/) {
                 my $moment = pack('q<q<', $1, $2);
                 syscall($clock_settime, 0, $moment) == 0
-                    ? reply('ok', $id) : reply('error', $id, "clock_settime: $!");
+                    or return reply('error', $id, "clock_settime: $!");
+                reply('ok', $id);
             } elsif ($command eq 'entropy' && "@arguments" =~ /^((?:[0-9a-f]{2}){16,256})$/) {
                 my $bytes = pack('H*', $1);
                 my $info = pack('i i', 8 * length($bytes), length($bytes)) . $bytes;
@@ -248,14 +326,39 @@ enum GuestFiles {
             }
         }
 
-        my $buffer = '';
-        while (1) {
-            my $count = sysread($port, $buffer, 4096, length($buffer));
-            die "reading $device failed: $!\n" unless $count;
-            while ($buffer =~ s/^([^\n]*)\n//) {
-                (my $line = $1) =~ s/\r\z//;
-                handle($line);
+        sub serve {
+            system('stty', '-F', $device, 'raw', '-echo') == 0 or die "stty $device failed\n";
+            open($port, '+<', $device) or die "cannot open $device: $!\n";
+            binmode($port);
+            select((select($port), $| = 1)[0]);
+            my $buffer = '';
+            while (1) {
+                my $count = sysread($port, $buffer, 4096, length($buffer));
+                die "reading $device failed: $!\n" unless $count;
+                while ($buffer =~ s/^([^\n]*)\n//) {
+                    (my $line = $1) =~ s/\r\z//;
+                    handle($line);
+                }
             }
+        }
+
+        # The root folder argument, without a trailing slash.
+        sub root_argument {
+            my ($folder) = @_;
+            die "particle-agent: missing ROOT folder\n" unless defined $folder;
+            die "particle-agent: '$folder' is not a folder; pass the image's root folder\n"
+                unless -d $folder;
+            $folder =~ s{/+\z}{};
+            return $folder;
+        }
+
+        if (!@ARGV) {
+            serve();
+        } elsif ($ARGV[0] eq '--record-stock-cron' && @ARGV == 2) {
+            $root = root_argument($ARGV[1]);
+            record_stock_cron();
+        } else {
+            die "usage: particle-agent [--record-stock-cron ROOT]\n";
         }
         """#
 
