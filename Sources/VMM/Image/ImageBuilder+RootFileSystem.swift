@@ -76,7 +76,7 @@ extension ImageBuilder {
         }
 
         // The cron jobs that Debian's packages install (run-parts of /etc/cron.daily and the
-        // like) are housekeeping; the agent skips them unless a user changes them.
+        // like) are housekeeping, so the agent skips them unless a user changes them.
         try Command.run(
             "perl",
             [
