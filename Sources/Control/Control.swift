@@ -68,6 +68,8 @@ public final class Control: Sendable {
     /// When this process started: activity before it is unknown, so no particle sleeps for
     /// idleness sooner than its timeout after it.
     let startedAt: Date
+    /// The guest timer that last kept each particle awake, for `why-awake`.
+    let guestTimerHolds = Locked<[String: GuestTimerHold]>([:])
 
     public init(
         store: any Store, hypervisor: any Hypervisor, configuration: Configuration,

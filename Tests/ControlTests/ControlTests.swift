@@ -16,6 +16,8 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     var calls: [String] = []
     var failBoot = false
     var failGrow = false
+    /// What each guest's agent would report about its timers.
+    var timers: [String: GuestTimers] = [:]
 
     private func record(_ call: String) { lock.withLock { calls.append(call) } }
 
@@ -49,15 +51,15 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         }
     }
     func isRunning(particleID: String) async -> Bool { lock.withLock { running.contains(particleID) } }
-    func sleep(particleID: String) async throws -> Date? {
+    func sleep(particleID: String) async throws -> GuestTimer? {
         record("sleep")
-        lock.withLock {
+        return lock.withLock {
             _ = running.remove(particleID)
             _ = sleeping.insert(particleID)
+            return timers[particleID]?.next
         }
-        return nil
     }
-    func nextTimer(particleID: String) async -> Date? { nil }
+    func guestTimers(particleID: String) async -> GuestTimers? { lock.withLock { timers[particleID] } }
     func wake(_ spec: MachineSpec) async throws {
         record("wake \(spec.hostname)")
         // Long enough for concurrent callers to pile up behind the wake.
