@@ -2774,7 +2774,9 @@ enum OpenAPIDocument {
           "summary",
           "activities",
           "last_activity_at",
-          "sleeps_at"
+          "sleeps_at",
+          "wake_at",
+          "wake_reason"
         ],
         "properties": {
           "name": {
@@ -2852,6 +2854,21 @@ enum OpenAPIDocument {
               "null"
             ],
             "format": "date-time"
+          },
+          "wake_at": {
+            "description": "While it sleeps: when a systemd timer or cron job in its guest wakes it",
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "wake_reason": {
+            "description": "The timer or job due at wake_at, like 'cron job /var/spool/cron/crontabs/root:1'",
+            "type": [
+              "string",
+              "null"
+            ]
           }
         }
       }

@@ -70,6 +70,8 @@ public final class Control: Sendable {
     let startedAt: Date
     /// When a start was last refused for lack of room in `memory_dir`, to log that once a minute.
     let lastMemoryRefusal = Locked<Date?>(nil)
+    /// The guest timer that last kept each particle awake, for `why-awake`.
+    let guestTimerHolds = Locked<[String: GuestTimerHold]>([:])
 
     public init(
         store: any Store, hypervisor: any Hypervisor, configuration: Configuration,

@@ -163,10 +163,12 @@ public protocol Hypervisor: Sendable {
     /// that would otherwise wait forever) and returns how it ended.
     func cleanUpEndedGuest(particleID: String) async -> MachineExit
     /// Saves the guest's memory to disk and ends its QEMU, so that the particle holds no host
-    /// memory. Returns when a timer in the guest is next due (nil for none), to wake it for it.
-    func sleep(particleID: String) async throws -> Date?
-    /// When the running guest's next systemd timer is due, or nil for none (or no answer).
-    func nextTimer(particleID: String) async -> Date?
+    /// memory. Returns the guest's next systemd timer or cron job (nil for none), to wake it
+    /// for it.
+    func sleep(particleID: String) async throws -> GuestTimer?
+    /// Asks the running guest for its next timer and running cron job; nil when its agent does
+    /// not reply.
+    func guestTimers(particleID: String) async -> GuestTimers?
     /// Resumes a sleeping guest from its saved memory, with the clock set and fresh entropy.
     func wake(_ spec: MachineSpec) async throws
     /// Deletes a sleeping guest's saved memory (the particle is then powered off).

@@ -151,6 +151,8 @@ extension WakeReport {
             })),
             ("last_activity_at", lastActivity.map(JSON.time) ?? .null),
             ("sleeps_at", sleepsAt.map(JSON.time) ?? .null),
+            ("wake_at", particle.wakeAt.map(JSON.time) ?? .null),
+            ("wake_reason", particle.wakeReason.map(JSON.string) ?? .null),
         ])
     }
 }

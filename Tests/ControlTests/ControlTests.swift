@@ -18,12 +18,12 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
     var failGrow = false
     /// The free bytes of the stand-in for `memory_dir`.
     var memoryFreeBytes = UInt64.max
-    /// When the guest's next timer is due, as a sleep reports it.
-    var nextTimer: Date?
     /// What QEMU reports of each running guest; nil for a QEMU that does not respond.
     var stats: MachineStats?
     /// How the next guest that ends by itself ended.
     var exit = MachineExit(status: "exit status 0", qemuOutput: "", consoleTail: "reboot: Power down")
+    /// What each guest's agent would report about its timers.
+    var timers: [String: GuestTimers] = [:]
 
     private func record(_ call: String) { lock.withLock { calls.append(call) } }
 
@@ -67,15 +67,15 @@ final class RecordingHypervisor: Hypervisor, @unchecked Sendable {
         record("ended")
         return lock.withLock { exit }
     }
-    func sleep(particleID: String) async throws -> Date? {
+    func sleep(particleID: String) async throws -> GuestTimer? {
         record("sleep")
         return lock.withLock {
             _ = running.remove(particleID)
             _ = sleeping.insert(particleID)
-            return nextTimer
+            return timers[particleID]?.next
         }
     }
-    func nextTimer(particleID: String) async -> Date? { nil }
+    func guestTimers(particleID: String) async -> GuestTimers? { lock.withLock { timers[particleID] } }
     func wake(_ spec: MachineSpec) async throws {
         record("wake \(spec.hostname)")
         // Long enough for concurrent callers to pile up behind the wake.

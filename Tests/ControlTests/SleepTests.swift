@@ -222,12 +222,12 @@ import Testing
         let control = try makeControl()
         defer { try? FileManager.default.removeItem(at: directory) }
         let account = try await owner(control)
-        _ = try await control.createParticle(accountID: account, name: "web")
+        let web = try await control.createParticle(accountID: account, name: "web")
         let start = now.withLock { $0 }
         hypervisor.lock.withLock {
             hypervisor.stats = MachineStats(
                 vcpus: 1, memoryTotalBytes: 2 << 30, diskTotalBytes: 10 << 30, uptimeSeconds: 5, vmState: "Running")
-            hypervisor.nextTimer = start.addingTimeInterval(7200)
+            hypervisor.timers[web.id] = GuestTimers(next: GuestTimer(due: start.addingTimeInterval(7200)))
         }
         func fields() async throws -> [String: Any] {
             let report = try await control.status(accountID: account, name: "web")
@@ -259,5 +259,86 @@ import Testing
         _ = try await control.setIdlePolicy(accountID: account, name: "web", policy: "sleep")
         #expect(try await fields()["wake_at"] is NSNull)
         #expect(try await fields()["healthy"] as? Bool == false)
+    }
+
+    @Test func schedulerWakesForGuestTimers() async throws {
+        let control = try makeControl()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let account = try await owner(control)
+        let web = try await control.createParticle(accountID: account, name: "web")
+        let scheduler = IdleScheduler(control: control)
+        let start = now.value
+        let job = GuestTimer(due: start.addingTimeInterval(600), kind: .cron, name: "/var/spool/cron/crontabs/root:1")
+        hypervisor.lock.withLock { hypervisor.timers[web.id] = GuestTimers(next: job) }
+
+        // Idle past its 60 s timeout, it sleeps with the job's time and name recorded.
+        advance(61)
+        try await look(scheduler)
+        let asleep = try await control.particle(accountID: account, name: "web")
+        #expect(asleep.status == .sleeping)
+        #expect(asleep.wakeAt == job.due)
+        #expect(asleep.wakeReason == "cron job /var/spool/cron/crontabs/root:1")
+        let sleeping = try await control.whyAwake(accountID: account, name: "web")
+        #expect(sleeping.summary.contains("its guest's cron job /var/spool/cron/crontabs/root:1 wakes it at"), "\(sleeping.summary)")
+        #expect(sleeping.json.serialized().contains("\"wake_reason\":\"cron job /var/spool/cron/crontabs/root:1\""), "\(sleeping.json)")
+
+        // At the job's time it wakes, and while the job's minute lasts it stays awake.
+        advance(538)
+        try await look(scheduler)
+        #expect(try await control.particle(accountID: account, name: "web").status == .sleeping)
+        advance(1)
+        try await look(scheduler)
+        let awake = try await control.particle(accountID: account, name: "web")
+        #expect(awake.status == .running)
+        #expect(awake.wakeAt == nil)
+        #expect(awake.wakeReason == nil)
+        advance(61)
+        try await look(scheduler)
+        #expect(try await control.particle(accountID: account, name: "web").status == .running)
+        let held = try await control.whyAwake(accountID: account, name: "web")
+        #expect(held.summary.contains("cron job /var/spool/cron/crontabs/root:1 (due"), "\(held.summary)")
+
+        // A cron job that runs keeps it awake too; once it ends, the particle sleeps.
+        let later = GuestTimer(due: now.value.addingTimeInterval(3600), kind: .cron, name: "/etc/cron.d/backup:2")
+        hypervisor.lock.withLock { hypervisor.timers[web.id] = GuestTimers(next: later, runningCronJob: 812) }
+        advance(61)
+        try await look(scheduler)
+        #expect(try await control.particle(accountID: account, name: "web").status == .running)
+        let running = try await control.whyAwake(accountID: account, name: "web")
+        #expect(running.summary.contains("running cron job (pid 812)"), "\(running.summary)")
+        hypervisor.lock.withLock { hypervisor.timers[web.id] = GuestTimers(next: later) }
+        advance(61)
+        try await look(scheduler)
+        let done = try await control.particle(accountID: account, name: "web")
+        #expect(done.status == .sleeping)
+        #expect(done.wakeReason == "cron job /etc/cron.d/backup:2")
+    }
+
+    @Test func schedulerLeavesUnpaidParticlesAsleep() async throws {
+        let fixture = try BillingFixture { $0.requireBalance = true }
+        defer { fixture.remove() }
+        let owner = try await fixture.account()
+        let grant = LedgerTransaction(accountID: owner, amountCents: 1, kind: .grant, createdAt: fixture.clock.now)
+        #expect(try await fixture.store.insertTransaction(grant))
+        let web = try await fixture.control.createParticle(accountID: owner, name: "web")
+        let timer = GuestTimer(due: fixture.clock.now.addingTimeInterval(60), kind: .systemd, name: "backup.timer")
+        fixture.hypervisor.lock.withLock { fixture.hypervisor.timers[web.id] = GuestTimers(next: timer) }
+        _ = try await fixture.control.sleepParticle(accountID: owner, name: "web")
+        let charge = LedgerTransaction(accountID: owner, amountCents: -1, kind: .usage, createdAt: fixture.clock.now)
+        #expect(try await fixture.store.insertTransaction(charge))
+        #expect(try await fixture.balance(owner) == 0)
+
+        // Woken at zero balance, it would be put to sleep again at the next look.
+        let scheduler = IdleScheduler(control: fixture.control)
+        fixture.clock.advance(seconds: 120)
+        await scheduler.check()
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await fixture.control.particle(accountID: owner, name: "web").status == .sleeping)
+
+        let topUp = LedgerTransaction(accountID: owner, amountCents: 500, kind: .grant, createdAt: fixture.clock.now)
+        #expect(try await fixture.store.insertTransaction(topUp))
+        await scheduler.check()
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await fixture.control.particle(accountID: owner, name: "web").status == .running)
     }
 }

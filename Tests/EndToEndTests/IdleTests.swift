@@ -172,12 +172,14 @@ import Testing
         let wakeLine = statusText.split(separator: "\n").first { $0.hasPrefix("wake_at ") }
         #expect(wakeLine?.hasSuffix("Z") == true, "\(statusText)")
         try waitUntil(within: 60, "the guest timer to wake the particle") {
-            harness.log.contains("reason=\"guest timer\"")
+            harness.log.contains("reason=\"guest systemd timer run-")
         }
         try waitUntil(within: 30, "the timer's command to run") {
             (try? harness.ssh("exec", "web", "--", "test -f /root/timer-fired"))?.status == 0
         }
         try waitForStatus(harness, "web", "sleeping", within: 30)
+
+        try checkCronJobWakes(harness)
 
         // `none`: a guest powered off from inside stays off.
         #expect(try harness.ssh("idle", "web", "none").status == 0)
@@ -253,6 +255,58 @@ import Testing
         Thread.sleep(forTimeInterval: 6)
         #expect(try status(harness, "web") == "running", "inside its window it stays awake while idle")
         try "\(3 * 3600 + 300)".write(to: clockFile, atomically: true, encoding: .utf8)
+        try waitForStatus(harness, "web", "sleeping", within: 30)
+    }
+
+    /// Checks that a cron job due while the particle sleeps wakes it and that cron runs the job
+    /// at once. The particle then stays awake while the job's minute lasts, and sleeps again.
+    func checkCronJobWakes(_ harness: ParticledHarness) throws {
+        let crontab = try harness.ssh(
+            "exec", "web", "--",
+            "at=$(( ($(date +%s) + 20 + 59) / 60 * 60 )); echo \"$(date -d @$at +%-M) * * * * touch /root/cron-ran\""
+                + " | crontab - && echo $at")
+        #expect(crontab.status == 0, "\(crontab.output) \(crontab.errorOutput)")
+        let due = try #require(Double(crontab.output.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let job = "cron job /var/spool/cron/crontabs/root:"
+        try waitForStatus(harness, "web", "sleeping", within: 30)
+        #expect(harness.log.contains("wake_for=\"\(job)"), "particled's log has no wake_for for the cron job")
+        let asleep = try jsonObject(try harness.ssh("why-awake", "web", "--json").output)
+        #expect((asleep["wake_reason"] as? String)?.hasPrefix(job) == true, "\(asleep)")
+        #expect(asleep["wake_at"] as? String == ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: due)), "\(asleep)")
+
+        try waitUntil(within: 90, "the cron job to wake the particle") {
+            harness.log.contains("reason=\"guest \(job)")
+        }
+        var ranAt: Double?
+        do {
+            try waitUntil(within: 60, "the cron job to run") {
+                let read = try? harness.ssh("exec", "web", "--", "stat -c %Y /root/cron-ran")
+                ranAt = read.flatMap { Double($0.output.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                return ranAt != nil
+            }
+        } catch {
+            let state = try? harness.ssh(
+                "exec", "web", "--", "date; crontab -l; ls -l --time-style=+%s /root; systemctl show cron -p ActiveState,MainPID,NRestarts,ExecMainStartTimestamp")
+            throw HarnessError("\(error); in the guest:\n\(state?.output ?? "") \(state?.errorOutput ?? "")")
+        }
+        // The agent's nudge after the wake makes cron run the job at once. Without it, cron would
+        // sleep on for as long as the particle slept before the job's minute, 13 s or more here.
+        let delay = (ranAt ?? 0) - due
+        print("IdleTests: the cron job ran \(delay) s after its minute began")
+        #expect(delay >= 0, "the job ran \(-delay) s before its minute began")
+        #expect(delay < 8, "the job ran \(delay) s after its minute began")
+
+        // Idle, the particle stays awake while the job's minute lasts, then sleeps again.
+        if Date().timeIntervalSince1970 < due + 30 {
+            Thread.sleep(until: Date(timeIntervalSince1970: due + 40))
+            #expect(try status(harness, "web") == "running")
+            #expect(harness.log.contains("timer=\"\(job)"), "no log line of the due cron job keeping it awake")
+        }
+        try waitForStatus(harness, "web", "sleeping", within: 90)
+        #expect(Date().timeIntervalSince1970 >= due + 60)
+
+        // The job would wake the particle when the test moves particled's clock.
+        #expect(try harness.ssh("exec", "web", "--", "crontab -r").status == 0)
         try waitForStatus(harness, "web", "sleeping", within: 30)
     }
 

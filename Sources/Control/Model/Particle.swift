@@ -51,6 +51,8 @@ public struct Particle: Sendable, Equatable {
     public var statusChangedAt: Date
     /// While it sleeps: when a timer in its guest is due, so that it is woken for it.
     public var wakeAt: Date?
+    /// While it sleeps: the guest timer due at `wakeAt`, as `GuestTimer.description` puts it.
+    public var wakeReason: String?
 
     /// The tap device name, unique per particle and within the kernel's 15-character limit.
     public var tapName: String { Particle.tapName(id: id) }

@@ -43,6 +43,7 @@ extension Control {
                 rebuilt.statusChangedAt = clock()
                 rebuilt.stoppedAt = rebuilt.statusChangedAt
                 rebuilt.wakeAt = nil
+                rebuilt.wakeReason = nil
             }
             rebuilt.image = image ?? particle.image
             return try await withPendingOperation(.rebuild(image: rebuilt.image), on: particle) {
@@ -86,6 +87,7 @@ extension Control {
             draft.name = newName
             draft.status = .creating
             draft.wakeAt = nil
+            draft.wakeReason = nil
             draft.customDomain = nil
             draft.createdAt = now
             draft.stoppedAt = nil

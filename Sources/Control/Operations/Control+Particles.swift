@@ -118,6 +118,7 @@ extension Control {
                 try await hypervisor.discardMemory(particleID: current.id)
                 var stopped = current
                 stopped.wakeAt = nil
+                stopped.wakeReason = nil
                 logger.info("particle stopped; saved memory discarded", fields)
                 return try await setStatus(stopped, .stopped)
             }

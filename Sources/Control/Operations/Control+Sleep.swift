@@ -26,7 +26,7 @@ extension Control {
         let fields = ["account": particle.accountID, "particle": particle.id, "name": particle.name]
         let stopping = try await setStatus(particle, .stopping)
         CrashPoint.reach(.sleepStored)
-        let nextTimer: Date?
+        let nextTimer: GuestTimer?
         do {
             nextTimer = try await hypervisor.sleep(particleID: particle.id)
         } catch {
@@ -35,10 +35,15 @@ extension Control {
             throw controlError(error, operation: "sleep", fields)
         }
         var asleep = stopping
-        asleep.wakeAt = nextTimer
+        asleep.wakeAt = nextTimer?.due
+        asleep.wakeReason = nextTimer?.description
         asleep = try await setStatus(asleep, .sleeping)
+        forgetGuestTimerHold(particle.id)
         var logged = fields.merging(["reason": reason]) { a, _ in a }
-        if let nextTimer { logged["wake_at"] = ISO8601DateFormatter().string(from: nextTimer) }
+        if let nextTimer {
+            logged["wake_at"] = ISO8601DateFormatter().string(from: nextTimer.due)
+            logged["wake_for"] = nextTimer.description
+        }
         logger.info("particle asleep", logged)
         return asleep
     }
@@ -101,6 +106,7 @@ extension Control {
         }
         var awake = starting
         awake.wakeAt = nil
+        awake.wakeReason = nil
         awake = try await setStatus(awake, .running)
         activity.touch(particle.id)
         logger.info("particle awake", fields.merging(["reason": reason]) { a, _ in a })

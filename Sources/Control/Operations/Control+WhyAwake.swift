@@ -46,6 +46,14 @@ extension Control {
         return times.min()
     }
 
+    /// Returns the part of a sleeping particle's summary that names the guest timer that wakes
+    /// it, and when.
+    private static func timerWake(_ particle: Particle) -> String {
+        guard let wakeAt = particle.wakeAt else { return "" }
+        let reason = particle.wakeReason ?? "timer"
+        return ", and its guest's \(reason) wakes it at \(ISO8601DateFormatter().string(from: wakeAt))"
+    }
+
     /// Lists what keeps the caller's particle `name` awake and when it sleeps if nothing changes.
     public func whyAwake(accountID: String, name: String) async throws -> WakeReport {
         let particle = try await self.particle(accountID: accountID, name: name)
@@ -53,14 +61,19 @@ extension Control {
         let activities = activity.activities(particle.id)
         let sleepsAt = sleepsAt(particle, now: now)
         let summary: String
+        let hold = guestTimerHold(particle)
         switch (particle.status, particle.idlePolicy) {
-        case (.sleeping, _): summary = "it is asleep; the next use wakes it"
+        case (.sleeping, _):
+            summary = "it is asleep; the next use wakes it" + Self.timerWake(particle)
         case (.stopped, _), (.error, _): summary = "it is \(particle.status.rawValue), not awake"
         case (.running, .on): summary = "policy on keeps it running"
         case (.running, .none): summary = "policy none never puts it to sleep"
         case (.running, _) where !activities.isEmpty:
             summary = "\(activities.count) open \(activities.count == 1 ? "activity keeps" : "activities keep") it awake"
         case (.running, .schedule) where sleepsAt == nil: summary = "its schedule window is open"
+        case (.running, _) where hold != nil:
+            let seconds = max(0, Int(sleepsAt.map { $0.timeIntervalSince(now) } ?? 0))
+            summary = "its guest has a \(hold!) that keeps it awake; the guest is asked again in \(seconds) s"
         case (.running, _):
             let seconds = max(0, Int(sleepsAt.map { $0.timeIntervalSince(now) } ?? 0))
             summary = "nothing keeps it awake; it sleeps in \(seconds) s unless it is used"

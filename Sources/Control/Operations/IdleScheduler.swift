@@ -115,16 +115,9 @@ public final class IdleScheduler: Sendable {
                     guestDied(particle, now: now)
                     continue
                 }
-                if control.configuration.billing.requireBalance {
-                    if balances[particle.accountID] == nil,
-                        let account = try? await control.store.account(id: particle.accountID)
-                    {
-                        balances[particle.accountID] = account.balanceCents
-                    }
-                    if let balance = balances[particle.accountID], balance <= 0 {
-                        sleep(particle, reason: "zero balance")
-                        continue
-                    }
+                if await lacksBalance(particle, balances: &balances) {
+                    sleep(particle, reason: "zero balance")
+                    continue
                 }
                 if isIdle(particle, now: now), particle.idlePolicy == .sleep
                     || (particle.idlePolicy == .schedule && windowOpen != true)
@@ -132,8 +125,11 @@ public final class IdleScheduler: Sendable {
                     sleep(particle, reason: "idle")
                 }
             case .sleeping:
+                // Without the balance that billing requires, a woken particle would be put back
+                // to sleep at the next look, so the scheduler does not wake it.
+                if await lacksBalance(particle, balances: &balances) { continue }
                 if let wakeAt = particle.wakeAt, wakeAt <= now {
-                    wake(particle, reason: "guest timer")
+                    wake(particle, reason: "guest \(particle.wakeReason ?? "timer")")
                 } else if particle.idlePolicy == .on || (particle.idlePolicy == .schedule && windowOpened) {
                     wake(particle, reason: "policy \(particle.idlePolicy.rawValue)")
                 }
@@ -152,6 +148,19 @@ public final class IdleScheduler: Sendable {
         }
     }
 
+    /// Returns whether billing requires a balance and the particle's account has none.
+    /// `balances` caches the accounts' balances for one look.
+    private func lacksBalance(_ particle: Particle, balances: inout [String: Int64]) async -> Bool {
+        guard control.configuration.billing.requireBalance else { return false }
+        if balances[particle.accountID] == nil,
+            let account = try? await control.store.account(id: particle.accountID)
+        {
+            balances[particle.accountID] = account.balanceCents
+        }
+        guard let balance = balances[particle.accountID] else { return false }
+        return balance <= 0
+    }
+
     private func isIdle(_ particle: Particle, now: Date) -> Bool {
         guard let deadline = control.sleepsAt(particle, now: now) else { return false }
         return deadline <= now
@@ -164,13 +173,14 @@ public final class IdleScheduler: Sendable {
                 // Activity may have started since the look; the lock makes this check final.
                 let now = control.clock()
                 guard isIdle(current, now: now) else { return }
-                // A timer that is due (systemd fires within its accuracy, a minute by default)
-                // keeps the guest awake until it has fired: that is what it was woken for.
-                if let timer = await control.hypervisor.nextTimer(particleID: current.id),
-                    timer <= now.addingTimeInterval(2)
+                // A timer that is due keeps the guest awake until it has fired: that is what it
+                // was woken for. systemd fires within its accuracy (a minute by default), cron
+                // within the job's minute. A cron job that runs keeps it awake until it ends.
+                if let timers = await control.hypervisor.guestTimers(particleID: current.id),
+                    timers.keepAwake(at: now)
                 {
-                    control.activity.touch(current.id)
-                    logger.debug("not sleeping: a guest timer is due", ["particle": current.id])
+                    let holdReason = control.holdAwake(current, for: timers)
+                    logger.debug("not sleeping: a guest timer is due", ["particle": current.id, "timer": holdReason])
                     return
                 }
             }

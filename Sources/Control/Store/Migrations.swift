@@ -120,6 +120,10 @@ enum Migrations {
             started_at INTEGER NOT NULL
         );
         """,
+        // 8: which guest timer a sleeping particle wakes for, for logs and `why-awake`.
+        """
+        ALTER TABLE particles ADD COLUMN wake_reason TEXT;
+        """,
     ]
 
     /// Brings `database` to the newest schema, one transaction per migration.

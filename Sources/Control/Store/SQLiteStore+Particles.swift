@@ -3,7 +3,8 @@ import Foundation
 extension SQLiteStore {
     private static let particleColumns = """
         id, account_id, name, size, image, status, http_port, idle_policy, address,
-        custom_domain, created_at, stopped_at, status_changed_at, idle_timeout_seconds, idle_schedule, wake_at
+        custom_domain, created_at, stopped_at, status_changed_at, idle_timeout_seconds, idle_schedule, wake_at,
+        wake_reason
         """
 
     public func particles(accountID: String) async throws -> [Particle] {
@@ -41,7 +42,7 @@ extension SQLiteStore {
                 inserted.address = address
                 try database.query(
                     "INSERT INTO particles (\(Self.particleColumns))"
-                        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     Self.values(inserted))
                 try Self.openInterval(for: inserted, at: inserted.statusChangedAt, in: database)
                 return inserted
@@ -58,7 +59,7 @@ extension SQLiteStore {
                     UPDATE particles SET account_id = ?, name = ?, size = ?, image = ?, status = ?,
                     http_port = ?, idle_policy = ?, address = ?, custom_domain = ?, created_at = ?,
                     stopped_at = ?, status_changed_at = ?, idle_timeout_seconds = ?, idle_schedule = ?,
-                    wake_at = ?
+                    wake_at = ?, wake_reason = ?
                     WHERE id = ?
                     """,
                     Array(values.dropFirst()) + [values[0]])
@@ -94,7 +95,7 @@ extension SQLiteStore {
             .text(particle.address), .optionalText(particle.customDomain),
             .time(particle.createdAt), .time(particle.stoppedAt), .time(particle.statusChangedAt),
             .integer(Int64(particle.idleTimeoutSeconds)), .optionalText(particle.idleSchedule),
-            .time(particle.wakeAt),
+            .time(particle.wakeAt), .optionalText(particle.wakeReason),
         ]
     }
 
@@ -109,6 +110,7 @@ extension SQLiteStore {
         particle.idleTimeoutSeconds = Int(row[13].int!)
         particle.idleSchedule = row[14].string
         particle.wakeAt = row[15].date
+        particle.wakeReason = row[16].string
         return particle
     }
 }

@@ -6,10 +6,10 @@ extension ImageBuilder {
     ///
     /// dbus lets systemd-logind handle the ACPI power button, which QMP `system_powerdown`
     /// presses. kmod and udev load the remaining modules, and e2fsprogs grows the root file
-    /// system.
+    /// system. cron runs users' crontabs, as on any Debian machine.
     static let packages = [
         "systemd", "systemd-sysv", "udev", "dbus", "openssh-server", "python3", "curl",
-        "ca-certificates", "sudo", "iproute2", "kmod", "e2fsprogs",
+        "ca-certificates", "sudo", "iproute2", "kmod", "e2fsprogs", "cron",
     ]
 
     /// Runs mmdebstrap into the directory `tree`, passing its progress lines to `report`.
@@ -74,6 +74,15 @@ extension ImageBuilder {
         for file in files {
             try write(file.contents, to: tree.appendingPathComponent(file.path), mode: file.mode)
         }
+
+        // The cron jobs that Debian's packages install (run-parts of /etc/cron.daily and the
+        // like) are housekeeping, so the agent skips them unless a user changes them.
+        try Command.run(
+            "perl",
+            [
+                tree.appendingPathComponent("usr/lib/particle/particle-agent").path,
+                "--record-stock-cron", tree.path,
+            ])
 
         for folder in [GuestFiles.configMountPoint, "/root/.ssh"] {
             try FileManager.default.createDirectory(

@@ -148,6 +148,7 @@ extension ImageDefinition {
     static let buildTools = [
         ("mmdebstrap", "mmdebstrap"), ("lz4", "lz4"), ("mkfs.ext4", "e2fsprogs"),
         ("qemu-img", "qemu-utils"), ("cpio", "cpio"), ("gzip", "gzip"), ("mknod", "coreutils"),
+        ("perl", "perl-base"),
     ]
 
     /// Returns a definition whose `available` field reports whether this machine can build it.

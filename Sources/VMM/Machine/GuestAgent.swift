@@ -42,11 +42,9 @@ final class GuestAgent {
         try request("identity", [], timeout: .seconds(30))
     }
 
-    /// When the guest's next systemd timer is due, or nil if none is.
-    func nextTimer() throws -> Date? {
-        let words = try request("timers", [], timeout: .seconds(10))
-        guard let seconds = words.first.flatMap(TimeInterval.init), seconds > 0 else { return nil }
-        return Date(timeIntervalSince1970: seconds)
+    /// Asks for the guest's next systemd timer or cron job, and the cron job that runs now.
+    func timers() throws -> GuestTimers {
+        GuestTimers(reply: try request("timers", [], timeout: .seconds(10)))
     }
 
     /// Sends one request and returns the words after `ok ID`; `error ID REASON` throws.

@@ -20,14 +20,14 @@ extension QEMUHypervisor {
     /// go to the file as fast as the disk takes it.
     static let migrationBandwidth = 64 << 30
 
-    public func nextTimer(particleID: String) async -> Date? {
+    public func guestTimers(particleID: String) async -> GuestTimers? {
         let particleFiles = files(particleID)
         return try? await onNewThread(name: "particle-timers") {
-            try GuestAgent(path: particleFiles.agentSocket.path).nextTimer()
+            try GuestAgent(path: particleFiles.agentSocket.path).timers()
         }
     }
 
-    public func sleep(particleID: String) async throws -> Date? {
+    public func sleep(particleID: String) async throws -> GuestTimer? {
         let particleFiles = files(particleID)
         guard particleFiles.runningPID() != nil else {
             throw ControlError.invalidState("the particle's guest does not run")
@@ -35,10 +35,10 @@ extension QEMUHypervisor {
         let fields = ["particle": particleID]
         let started = ContinuousClock.now
         let nextTimer = try await onNewThread(name: "particle-sleep") { [self] in
-            var nextTimer: Date?
+            var nextTimer: GuestTimer?
             do {
                 let agent = try GuestAgent(path: particleFiles.agentSocket.path)
-                nextTimer = try agent.nextTimer()
+                nextTimer = try agent.timers().next
                 try agent.request("sync", [], timeout: .seconds(30))
             } catch {
                 logger.warning("cannot ask the guest for its timers", fields.merging(["error": "\(error)"]) { a, _ in a })
