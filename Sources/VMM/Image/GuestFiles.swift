@@ -537,7 +537,7 @@ enum GuestFiles {
 
         # The earliest cron job due from the start of the current minute on, as (EPOCH, 'cron',
         # FILE:LINE), or () for none. A job counts as due until its minute ends, because cron starts
-        # it within that minute: a second into it, or at once when nudged after a wake (nudge_cron).
+        # it within that minute: a second into it, or a second after a wake (nudge_cron).
         # NOTE: a job that runs every minute keeps the particle awake.
         sub next_cron_job {
             my ($now) = @_;
@@ -600,7 +600,9 @@ enum GuestFiles {
                 my $moment = pack('q<q<', $1, $2);
                 syscall($clock_settime, 0, $moment) == 0
                     or return reply('error', $id, "clock_settime: $!");
-                nudge_cron();
+                # cron is nudged a second later (SIGALRM), so that its work stays off the guest's
+                # only vCPU while the request that woke the guest is served.
+                alarm(1);
                 reply('ok', $id);
             } elsif ($command eq 'entropy' && "@arguments" =~ /^((?:[0-9a-f]{2}){16,256})$/) {
                 my $bytes = pack('H*', $1);
@@ -626,9 +628,11 @@ enum GuestFiles {
             open($port, '+<', $device) or die "cannot open $device: $!\n";
             binmode($port);
             select((select($port), $| = 1)[0]);
+            local $SIG{ALRM} = sub { nudge_cron() };
             my $buffer = '';
             while (1) {
                 my $count = sysread($port, $buffer, 4096, length($buffer));
+                next if !defined($count) && $!{EINTR};  # the alarm of a nudge
                 die "reading $device failed: $!\n" unless $count;
                 while ($buffer =~ s/^([^\n]*)\n//) {
                     (my $line = $1) =~ s/\r\z//;
