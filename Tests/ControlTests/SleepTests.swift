@@ -282,6 +282,17 @@ import Testing
         #expect(sleeping.summary.contains("its guest's cron job /var/spool/cron/crontabs/root:1 wakes it at"), "\(sleeping.summary)")
         #expect(sleeping.json.serialized().contains("\"wake_reason\":\"cron job /var/spool/cron/crontabs/root:1\""), "\(sleeping.json)")
 
+        // A copy with the memory has the same guest, so it wakes for the same job; a copy of
+        // the disk alone boots afresh and has no timer to wait for.
+        let memoryCopy = try await control.duplicateParticle(accountID: account, name: "web", newName: "copy", withMemory: true)
+        #expect(memoryCopy.wakeAt == job.due)
+        #expect(memoryCopy.wakeReason == asleep.wakeReason)
+        let diskCopy = try await control.duplicateParticle(accountID: account, name: "web", newName: "disk")
+        #expect(diskCopy.wakeAt == nil)
+        #expect(diskCopy.wakeReason == nil)
+        try await control.deleteParticle(accountID: account, name: "copy")
+        try await control.deleteParticle(accountID: account, name: "disk")
+
         // At the job's time it wakes, and while the job's minute lasts it stays awake.
         advance(538)
         try await look(scheduler)

@@ -86,8 +86,11 @@ extension Control {
             draft.id = RandomID.hex(12)
             draft.name = newName
             draft.status = .creating
-            draft.wakeAt = nil
-            draft.wakeReason = nil
+            if !withMemory {
+                // The copy of the memory resumes the same guest, whose timers it keeps.
+                draft.wakeAt = nil
+                draft.wakeReason = nil
+            }
             draft.customDomain = nil
             draft.createdAt = now
             draft.stoppedAt = nil
