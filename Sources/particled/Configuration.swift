@@ -1,5 +1,6 @@
 import Control
 import Foundation
+import Support
 
 /// `particled`'s settings: embedded defaults, then a JSON file, then command-line overrides.
 struct Configuration: Codable {
@@ -126,6 +127,10 @@ struct Configuration: Codable {
     func validate() throws {
         for (name, port) in [("ssh_port", sshPort), ("http_port", httpPort), ("api_port", apiPort)] where !(0...65535).contains(port) {
             throw StartupError("invalid \(name) \(port); use 1-65535 (0 picks a free port)")
+        }
+        guard LogLevel(name: logLevel) != nil else {
+            let names = LogLevel.allCases.map(\.name).joined(separator: ", ")
+            throw StartupError("invalid log_level '\(logLevel)'; use one of \(names)")
         }
         guard ["auto", "kvm", "tcg"].contains(accelerator) else {
             throw StartupError("invalid accelerator '\(accelerator)'; use auto, kvm or tcg")

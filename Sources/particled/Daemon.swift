@@ -50,7 +50,9 @@ struct Daemon {
                 namespace: NetworkNamespace(name: configuration.networkNamespace, pool: pool),
                 accelerator: accelerator,
                 bootTimeout: .seconds(configuration.bootTimeoutSeconds),
-                memoryDirectory: URL(fileURLWithPath: configuration.idle.memoryDirectory),
+                // A sleep finds QEMU's RAM file by its resolved path in /proc/PID/fd, so a
+                // symbolic link or `.` left in memory_dir would hide the file.
+                memoryDirectory: URL(fileURLWithPath: configuration.idle.memoryDirectory).resolvingSymlinksInPath(),
                 fastCreate: configuration.idle.fastCreate),
             images: imageBuilder, logger: Logger(label: "vmm"))
         let billing = configuration.billing

@@ -55,6 +55,18 @@ import Testing
         #expect(message.hasPrefix("invalid value 1e+30 for 'ssh_port' in \(path): it must be a whole number"), "\(message)")
     }
 
+    @Test func unknownLogLevelRejected() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let configuration = try load(#"{"log_level": "verbose"}"#)
+        #expect(throws: StartupError.self) { try configuration.validate() }
+        do {
+            try configuration.validate()
+        } catch {
+            #expect("\(error)" == "invalid log_level 'verbose'; use one of trace, debug, info, notice, warning, error, critical")
+        }
+        #expect(throws: Never.self) { try load(#"{"log_level": "debug"}"#).validate() }
+    }
+
     @Test func otherErrorsStay() {
         defer { try? FileManager.default.removeItem(at: directory) }
         #expect(error(#"{"ssh_port": "x"}"#).hasPrefix("invalid value for 'ssh_port' in \(path)"))
