@@ -119,7 +119,14 @@ public enum MemoryDirectory {
     public static func requireRoom(_ path: String, memoryBytes: UInt64) throws(ControlError) {
         try? FileManager.default.createDirectory(
             atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let free = try freeBytes(path)
+        // A QEMU that just quit (a sleep that returned) frees its RAM file's pages a few hundred
+        // milliseconds after it exits, so a short wait tells that from a full tmpfs.
+        let deadline = ContinuousClock.now + .seconds(2)
+        var free = try freeBytes(path)
+        while free < memoryBytes && ContinuousClock.now < deadline {
+            usleep(100_000)
+            free = try freeBytes(path)
+        }
         guard free < memoryBytes else { return }
         throw .unavailable(
             "not enough room in memory_dir \(path) for the guest's RAM: \(formatBytes(free)) free,"

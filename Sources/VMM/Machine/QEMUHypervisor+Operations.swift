@@ -99,7 +99,11 @@ extension QEMUHypervisor {
     }
 
     public func requireMemoryRoom(memoryBytes: UInt64) async throws {
-        try MemoryDirectory.requireRoom(configuration.memoryDirectory.path, memoryBytes: memoryBytes)
+        // The check may wait up to 2 s for a quitting QEMU's pages, so it runs off the task pool.
+        let path = configuration.memoryDirectory.path
+        try await onNewThread(name: "particle-room") {
+            try MemoryDirectory.requireRoom(path, memoryBytes: memoryBytes)
+        }
     }
 
     public func cleanUpEndedGuest(particleID: String) async -> MachineExit {
