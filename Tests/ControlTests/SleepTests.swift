@@ -186,6 +186,17 @@ import Testing
         #expect(try await control.particle(accountID: account, name: "web").status == .sleeping)
         #expect(await hypervisor.hasSavedMemory(particleID: try await control.particle(accountID: account, name: "web").id))
 
+        // Through the proxy, the refused wake is told apart from a guest port that refuses.
+        let sleeping = try await control.particle(accountID: account, name: "web")
+        do {
+            _ = try await control.connectWaking(to: ProxyDestination(particle: sleeping, port: 8000), hold: .seconds(5))
+            Issue.record("the proxy connected to a particle that could not wake")
+        } catch {
+            #expect(Control.isWakeFailure(error), "\(error)")
+            #expect(!Control.isWakeTimeout(error))
+            #expect("\(error)".contains("not enough room in memory_dir"))
+        }
+
         // Start of a stopped particle: it stays stopped.
         await #expect(throws: ControlError.self) {
             try await control.startParticle(accountID: account, name: "db")

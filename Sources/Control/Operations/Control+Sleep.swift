@@ -130,8 +130,14 @@ extension Control {
         }
         let deadline = ContinuousClock.now + hold
         let wake = Task { try await ensureRunning(particle, reason: "http") }
-        let awake = try await withDeadline(deadline, onTimeout: Self.wakeTimeout(particle)) {
-            try await wake.value
+        let awake: Particle
+        do {
+            awake = try await withDeadline(deadline, onTimeout: Self.wakeTimeout(particle)) {
+                try await wake.value
+            }
+        } catch let error as ControlError where error.code == .unavailable && !Self.isWakeTimeout(error) {
+            // Told apart from a refused connection to the guest, which has the same code.
+            throw ControlError(.unavailable, error.message, cause: WakeFailure.marker)
         }
         // A woken guest's server is back at once, so a refusal after a wake is the real answer
         // (502) within a second; a booted guest may need the whole hold to start listening.
@@ -140,10 +146,8 @@ extension Control {
             do {
                 return try await hypervisor.connect(address: awake.address, port: destination.port)
             } catch {
-                guard ContinuousClock.now + .milliseconds(50) < retryUntil else {
-                    if retryUntil < deadline { throw error }
-                    throw Self.wakeTimeout(particle)
-                }
+                // The particle runs by now, so a port still closed is the answer.
+                guard ContinuousClock.now + .milliseconds(50) < retryUntil else { throw error }
                 try await Task.sleep(for: .milliseconds(50))
             }
         }
@@ -158,6 +162,12 @@ extension Control {
     /// Whether `error` is the proxy's hold running out while a particle wakes.
     public static func isWakeTimeout(_ error: any Error) -> Bool {
         (error as? ControlError)?.cause == WakeTimeout.marker
+    }
+
+    /// Whether `error` is a wake or start for the proxy that could not proceed (no room in
+    /// `memory_dir`, a state that failed to load), as opposed to a guest port that refused.
+    public static func isWakeFailure(_ error: any Error) -> Bool {
+        (error as? ControlError)?.cause == WakeFailure.marker
     }
 
     /// Runs `body` and returns its result, or throws `onTimeout` at `deadline` (leaving `body`
@@ -188,4 +198,9 @@ extension Control {
 /// The cause recorded in the error for a wake that outlasted the proxy's hold.
 enum WakeTimeout {
     static let marker = "wake outlasted the hold"
+}
+
+/// The cause recorded in the error for a wake or start for the proxy that failed.
+enum WakeFailure {
+    static let marker = "wake or start failed"
 }

@@ -77,6 +77,13 @@ public struct ParticleRouter: HTTPResponder {
             response.headers.add(name: "Refresh", value: "2")
             return response
         }
+        if let error = error as? ControlError, Control.isWakeFailure(error) {
+            var response = ErrorPage.response(
+                status: 503, title: "Particle could not start",
+                message: "Particle '\(particle.name)' could not be started or woken: \(error.message)", for: head)
+            response.headers.add(name: "Retry-After", value: "10")
+            return response
+        }
         // Not woken by use (stopped under `on` or `none`), or a wake that failed.
         if let error = error as? ControlError, error.code == .invalidState || error.code == .internal,
             particle.status != .running
