@@ -186,7 +186,7 @@ import Testing
         #expect(try await control.particle(accountID: account, name: "web").status == .sleeping)
         #expect(await hypervisor.hasSavedMemory(particleID: try await control.particle(accountID: account, name: "web").id))
 
-        // Through the proxy, the refused wake is told apart from a guest port that refuses.
+        // Through the proxy, the rejected wake is distinct from a guest port that refuses.
         let sleeping = try await control.particle(accountID: account, name: "web")
         do {
             _ = try await control.connectWaking(to: ProxyDestination(particle: sleeping, port: 8000), hold: .seconds(5))
@@ -293,8 +293,8 @@ import Testing
         #expect(sleeping.summary.contains("its guest's cron job /var/spool/cron/crontabs/root:1 wakes it at"), "\(sleeping.summary)")
         #expect(sleeping.json.serialized().contains("\"wake_reason\":\"cron job /var/spool/cron/crontabs/root:1\""), "\(sleeping.json)")
 
-        // A copy with the memory has the same guest, so it wakes for the same job; a copy of
-        // the disk alone boots afresh and has no timer to wait for.
+        // A copy with the memory resumes the same guest, so it wakes for the same job.
+        // A copy of the disk alone boots afresh and has no timer to wait for.
         let memoryCopy = try await control.duplicateParticle(accountID: account, name: "web", newName: "copy", withMemory: true)
         #expect(memoryCopy.wakeAt == job.due)
         #expect(memoryCopy.wakeReason == asleep.wakeReason)

@@ -3,7 +3,7 @@ import Testing
 
 @testable import VMM
 
-/// The RAM copies of sleep and wake (`SparseCopy`) and the folder they go to (`MemoryDirectory`).
+/// Tests of the RAM copies of sleep and wake (`SparseCopy`) and of their folder (`MemoryDirectory`).
 @Suite struct MemoryFileTests {
     /// Returns a file in a new temporary folder, which the caller removes.
     func temporaryFile(_ name: String) throws -> URL {

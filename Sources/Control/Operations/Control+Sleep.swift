@@ -146,7 +146,7 @@ extension Control {
             do {
                 return try await hypervisor.connect(address: awake.address, port: destination.port)
             } catch {
-                // The particle runs by now, so a port still closed is the answer.
+                // The particle runs by now, so a port that is still closed is the result to report.
                 guard ContinuousClock.now + .milliseconds(50) < retryUntil else { throw error }
                 try await Task.sleep(for: .milliseconds(50))
             }
@@ -164,8 +164,8 @@ extension Control {
         (error as? ControlError)?.cause == WakeTimeout.marker
     }
 
-    /// Whether `error` is a wake or start for the proxy that could not proceed (no room in
-    /// `memory_dir`, a state that failed to load), as opposed to a guest port that refused.
+    /// Returns whether `error` is a wake or start for the proxy that failed (no room in
+    /// `memory_dir`, a state that failed to load) rather than a guest port that refused.
     public static func isWakeFailure(_ error: any Error) -> Bool {
         (error as? ControlError)?.cause == WakeFailure.marker
     }

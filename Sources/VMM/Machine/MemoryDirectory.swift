@@ -120,7 +120,7 @@ public enum MemoryDirectory {
         try? FileManager.default.createDirectory(
             atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         // A QEMU that just quit (a sleep that returned) frees its RAM file's pages a few hundred
-        // milliseconds after it exits, so a short wait tells that from a full tmpfs.
+        // milliseconds after it exits, so a short wait separates that case from a full tmpfs.
         let deadline = ContinuousClock.now + .seconds(2)
         var free = try freeBytes(path)
         while free < memoryBytes && ContinuousClock.now < deadline {
